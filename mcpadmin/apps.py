@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class McpadminConfig(AppConfig):
+    name = "mcpadmin"
+    verbose_name = "mcpadmin platform"
+
+    def ready(self) -> None:
+        from mcpadmin import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,154 @@
+"""The project's own PostgreSQL, started on demand when DATABASE_URL is unset.
+
+pgserver runs one postmaster per data folder and lets any number of processes
+share it: it records every process that asked for the server and, with the
+"stop" cleanup mode, stops the server when the last of them exits. So
+runserver, gunicorn workers, pytest and manage.py commands may all call
+`ensure_server` on the same folder at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+logger = logging.getLogger(__name__)
+
+#: Cleanup modes of pgserver: "stop" stops the server when the last process
+#: using it exits; "keep" (pgserver's None) leaves it running for the next one.
+CLEANUP_MODES = {"stop": "stop", "keep": None}
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    data_dir: Path
+    socket_dir: str
+    port: int
+    bin_dir: Path
+
+    def connect(self, dbname: str = "postgres", **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(host=self.socket_dir, port=self.port, user="postgres", dbname=dbname, **kwargs)
+
+    def url(self, dbname: str) -> str:
+        """A DATABASE_URL for a database of this server (Unix socket, no TCP)."""
+        from urllib.parse import quote
+
+        return f"postgresql://postgres@{quote(self.socket_dir, safe='')}:{self.port}/{dbname}"
+
+
+_lock = threading.Lock()
+_servers: dict[Path, EmbeddedServer] = {}
+
+
+def ensure_server(data_dir: str | Path, *, database: str | None = None) -> EmbeddedServer:
+    """Start (or join) the server of `data_dir` and make sure `database` exists."""
+    path = Path(data_dir).expanduser().resolve()
+    with _lock:
+        server = _servers.get(path)
+        if server is None:
+            server = _start(path)
+            _servers[path] = server
+    if database:
+        _ensure_database(server, database)
+    return server
+
+
+def _start(path: Path) -> EmbeddedServer:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+    mode = os.environ.get("MCPADMIN_PG_CLEANUP", "stop")
+    if mode not in CLEANUP_MODES:
+        raise ValueError(f"MCPADMIN_PG_CLEANUP must be one of {sorted(CLEANUP_MODES)}, not {mode!r}")
+    handle = pgserver.get_server(path, cleanup_mode=CLEANUP_MODES[mode])
+    info = handle.get_postmaster_info()
+    logger.debug("embedded PostgreSQL at %s (pid %s)", path, info.pid)
+    return EmbeddedServer(
+        data_dir=path,
+        socket_dir=str(info.socket_dir),
+        port=int(info.port or 5432),
+        bin_dir=Path(POSTGRES_BIN_PATH),
+    )
+
+
+_created: set[tuple[Path, str]] = set()
+
+
+def _ensure_database(server: EmbeddedServer, database: str) -> None:
+    if (server.data_dir, database) in _created:
+        return
+    with server.connect(autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            # another process may create it between our check and our CREATE
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    _created.add((server.data_dir, database))
+
+
+def _settings_data_dir() -> Path:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpadmin.settings")
+    django.setup()
+    from django.conf import settings
+
+    pgdata = settings.DATABASES["default"].get("EMBEDDED_PGDATA")
+    if not pgdata:
+        raise SystemExit("DATABASE_URL is set: this project is not using its embedded PostgreSQL.")
+    return Path(pgdata)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m mcpadmin.embedded_db stop|psql|url`: operate the embedded server by hand."""
+    command = argv[0] if argv else ""
+    data_dir = _settings_data_dir()
+    if command == "stop":
+        import subprocess
+
+        from pgserver._commands import pg_ctl
+
+        if not (data_dir / "postmaster.pid").exists():
+            print(f"not running ({data_dir})")
+            return 0
+        user = "pgserver" if os.geteuid() == 0 else None
+        try:
+            pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
+        except subprocess.CalledProcessError:
+            print(f"could not stop the server of {data_dir}; see {data_dir / 'log'}")
+            return 1
+        print(f"stopped ({data_dir})")
+        return 0
+    if command in ("psql", "url"):
+        from django.conf import settings
+
+        dbname = settings.DATABASES["default"]["NAME"]
+        os.environ["MCPADMIN_PG_CLEANUP"] = "keep"  # psql replaces this process: keep the server up
+        server = ensure_server(data_dir, database=dbname)
+        if command == "url":
+            print(server.url(dbname))
+            return 0
+        os.execv(  # noqa: S606  (the server's own psql)
+            str(server.bin_dir / "psql"),
+            ["psql", "-h", server.socket_dir, "-p", str(server.port), "-U", "postgres", dbname, *argv[1:]],
+        )
+    print("usage: python -m mcpadmin.embedded_db stop | psql [psql args] | url")
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
