@@ -1,0 +1,21 @@
+"""URLs: the operator admin, the API under /api/v1/, and its OpenAPI schema and docs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mcpadmin.api.health import health
+
+api_v1 = [
+    path("health", health, name="health"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+handler404 = "mcpadmin.api.errors.json_or_html_404"
+handler500 = "mcpadmin.api.errors.json_or_html_500"
