@@ -1,0 +1,61 @@
+"""Hierarchical API keys: only a hash and the public id are stored."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from mcpadmin.db.fields import created_at, updated_at, uuid_pk
+
+
+class KeyType(models.TextChoices):
+    """The spec's `key_type` values (a VARCHAR with a CHECK, not an enum type)."""
+
+    USER = "user"
+    ADMIN = "admin"
+    AGENT = "agent"
+    SERVICE = "service"
+    GATEWAY = "gateway"
+
+
+class ApiKey(models.Model):
+    id = uuid_pk()
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="api_keys", db_index=False)
+    name = models.CharField(max_length=255)
+    #: The public id embedded in the key: how a presented key finds its row.
+    key_prefix = models.CharField(max_length=32, unique=True)
+    #: SHA-256/HMAC-SHA256 (hex) of the whole key; the key itself is never stored.
+    key_hash = models.CharField(max_length=128, unique=True)
+    key_type = models.CharField(max_length=50, choices=KeyType.choices, default=KeyType.USER, db_default=KeyType.USER)
+    # RESTRICT: a parent cannot be deleted under its children, except when a tenant goes with all its keys.
+    parent_key = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True, related_name="child_keys")
+    allowed_services = ArrayField(models.TextField(), default=list, db_default=[], null=True, blank=True)
+    #: The agent an `agent` key acts as.
+    agent = models.ForeignKey("tasks.Agent", on_delete=models.RESTRICT, null=True, blank=True, related_name="api_keys")
+    is_active = models.BooleanField(default=True, db_default=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, db_default={}, blank=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "api_keys"
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(key_type__in=KeyType.values), name="api_keys_key_type_check"),
+            models.CheckConstraint(
+                condition=~Q(key_type=KeyType.AGENT) | Q(agent__isnull=False), name="api_keys_agent_key_names_agent"
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(is_active=False), name="api_keys_revoked_is_inactive"
+            ),
+            models.CheckConstraint(condition=~Q(parent_key=models.F("id")), name="api_keys_not_own_parent"),
+        ]
+        indexes = [models.Index(fields=["tenant", "key_type"], name="idx_api_keys_tenant_type")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_type}, {self.key_prefix})"

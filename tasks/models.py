@@ -1,0 +1,325 @@
+"""Agents, their tasks (with full history) and workflows."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+from mcpadmin.db.fields import EnumField, created_at, updated_at, uuid_pk
+
+
+class TaskStatus(models.TextChoices):
+    """Labels of the enum type `task_status`, in its order."""
+
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DELEGATED = "delegated"
+
+
+class TaskPriority(models.TextChoices):
+    """Labels of the enum type `task_priority`, lowest first."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class WorkflowType(models.TextChoices):
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+    CONDITIONAL = "conditional"
+    LOOP = "loop"
+    MAP_REDUCE = "map_reduce"
+    SCATTER_GATHER = "scatter_gather"
+
+
+class WorkflowStatus(models.TextChoices):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ARCHIVED = "archived"
+
+
+class DelegationType(models.TextChoices):
+    HANDOFF = "handoff"
+    COLLABORATION = "collaboration"
+    SUPERVISION = "supervision"
+    CONSULTATION = "consultation"
+
+
+class AgentStatus(models.TextChoices):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Agent(models.Model):
+    """A worker of a tenant; `last_seen_at` (heartbeats) tells whether it is online."""
+
+    id = uuid_pk()
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="agents", db_index=False)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="", db_default="")
+    capabilities = ArrayField(models.CharField(max_length=100), default=list, db_default=[], blank=True)
+    #: Team tags, matched against a workspace's `team_tags` for `team` visibility.
+    teams = ArrayField(models.CharField(max_length=100), default=list, db_default=[], blank=True)
+    status = models.CharField(
+        max_length=20, choices=AgentStatus.choices, default=AgentStatus.ACTIVE, db_default=AgentStatus.ACTIVE
+    )
+    metadata = models.JSONField(default=dict, db_default={}, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "agents"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="agents_tenant_name_key"),
+            models.CheckConstraint(condition=Q(status__in=AgentStatus.values), name="agents_status_check"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "last_seen_at"], name="idx_agents_tenant_status_seen"),
+            GinIndex(fields=["capabilities"], name="idx_agents_capabilities"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+FINAL_TASK_STATUSES = (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+
+
+class Task(models.Model):
+    id = uuid_pk()
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    workspace = models.ForeignKey(
+        "tenants.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True, default="", db_default="")
+    status = EnumField(
+        enum_type="task_status", choices=TaskStatus.choices, default=TaskStatus.PENDING, db_default=TaskStatus.PENDING
+    )
+    priority = EnumField(
+        enum_type="task_priority",
+        choices=TaskPriority.choices,
+        default=TaskPriority.MEDIUM,
+        db_default=TaskPriority.MEDIUM,
+    )
+    assigned_agent = models.ForeignKey(
+        Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_tasks"
+    )
+    parent_task = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="subtasks")
+    #: The key that created the task (a `user` key may cancel only its own tasks).
+    created_by_key = models.ForeignKey(
+        "apikeys.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="created_tasks"
+    )
+    workflow_execution = models.ForeignKey(
+        "tasks.WorkflowExecution", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    workflow_step = models.CharField(max_length=255, null=True, blank=True)
+    input_data = models.JSONField(default=dict, db_default={}, blank=True)
+    output_data = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    retry_count = models.IntegerField(default=0, db_default=0)
+    max_retries = models.IntegerField(default=3, db_default=3)
+    deadline = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    #: When the status last changed: the clock of auto-escalation.
+    status_changed_at = created_at()
+    auto_escalate = models.BooleanField(default=False, db_default=False, null=True)
+    escalation_timeout = models.DurationField(null=True, blank=True)
+    last_escalated_at = models.DateTimeField(null=True, blank=True)
+    max_delegations = models.IntegerField(default=3, db_default=3, null=True)
+    delegation_count = models.IntegerField(default=0, db_default=0)
+    metadata = models.JSONField(default=dict, db_default={}, blank=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "tasks"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(retry_count__gte=0), name="tasks_retry_count_check"),
+            models.CheckConstraint(condition=Q(max_retries__gte=0), name="tasks_max_retries_check"),
+            models.CheckConstraint(condition=Q(delegation_count__gte=0), name="tasks_delegation_count_check"),
+            models.CheckConstraint(
+                condition=Q(max_delegations__isnull=True) | Q(max_delegations__gte=0),
+                name="tasks_max_delegations_check",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-created_at"], name="idx_tasks_tenant_status"),
+            models.Index(fields=["tenant", "assigned_agent", "status"], name="idx_tasks_tenant_agent_status"),
+            models.Index(fields=["tenant", "-created_at"], name="idx_tasks_tenant_created"),
+            models.Index(
+                fields=["status_changed_at"],
+                name="idx_tasks_escalation_due",
+                condition=Q(auto_escalate=True) & ~Q(status__in=["completed", "cancelled"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskDelegationHistory(models.Model):
+    """The spec's `task_delegation_history`: one row per delegation, written with it."""
+
+    id = uuid_pk()
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="delegations", db_index=False)
+    # RESTRICT (database: NO ACTION, as the spec): history keeps its agents; they are disabled, not deleted.
+    from_agent = models.ForeignKey(
+        Agent, on_delete=models.RESTRICT, null=True, blank=True, related_name="delegations_given"
+    )
+    to_agent = models.ForeignKey(Agent, on_delete=models.RESTRICT, related_name="delegations_received")
+    delegation_type = models.CharField(max_length=50, null=True, blank=True, choices=DelegationType.choices)
+    reason = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, db_default={}, null=True, blank=True)
+    created_at = created_at(null=True)
+
+    class Meta:
+        db_table = "task_delegation_history"
+        verbose_name_plural = "task delegation history"
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(delegation_type__isnull=True) | Q(delegation_type__in=DelegationType.values),
+                name="task_delegation_history_type_check",
+            )
+        ]
+        indexes = [models.Index(fields=["task"], name="idx_task_delegation_history_task")]
+
+    def __str__(self) -> str:
+        return f"{self.delegation_type or 'delegation'} of {self.task_id} to {self.to_agent_id}"
+
+
+class TaskStateTransition(models.Model):
+    """The spec's `task_state_transitions`: one row per status change, from any path."""
+
+    id = uuid_pk()
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="transitions", db_index=False)
+    from_status = EnumField(enum_type="task_status", choices=TaskStatus.choices, null=True, blank=True)
+    to_status = EnumField(enum_type="task_status", choices=TaskStatus.choices)
+    transitioned_by = models.ForeignKey(
+        Agent,
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="transitions_made",
+        db_column="transitioned_by",
+    )
+    reason = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, db_default={}, null=True, blank=True)
+    created_at = created_at(null=True)
+
+    class Meta:
+        db_table = "task_state_transitions"
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["task"], name="idx_task_state_transitions_task")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class TaskIdempotencyKey(models.Model):
+    """The spec's `task_idempotency_keys`, plus the tenant and request fingerprint that correctness needs.
+
+    The spec makes `idempotency_key` the whole primary key, so the stored value
+    is scoped by tenant (see tasks.services) for two tenants to use one key.
+    """
+
+    idempotency_key = models.CharField(max_length=255, primary_key=True)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="idempotency_keys")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    request_fingerprint = models.CharField(max_length=64)
+    created_at = created_at(null=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "task_idempotency_keys"
+        indexes = [models.Index(fields=["expires_at"], name="idx_task_idempotency_expires")]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class Workflow(models.Model):
+    id = uuid_pk()
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="workflows", db_index=False)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="", db_default="")
+    workflow_type = EnumField(enum_type="workflow_type", choices=WorkflowType.choices)
+    status = EnumField(
+        enum_type="workflow_status",
+        choices=WorkflowStatus.choices,
+        default=WorkflowStatus.DRAFT,
+        db_default=WorkflowStatus.DRAFT,
+    )
+    definition = models.JSONField(default=dict, db_default={})
+    version = models.IntegerField(default=1, db_default=1)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "workflows"
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="workflows_tenant_name_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExecutionStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class WorkflowExecution(models.Model):
+    """One run of a workflow; `state` holds the per-step progress."""
+
+    id = uuid_pk()
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="workflow_executions", db_index=False
+    )
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
+    status = models.CharField(
+        max_length=20,
+        choices=ExecutionStatus.choices,
+        default=ExecutionStatus.RUNNING,
+        db_default=ExecutionStatus.RUNNING,
+    )
+    input_data = models.JSONField(default=dict, db_default={}, blank=True)
+    output_data = models.JSONField(null=True, blank=True)
+    state = models.JSONField(default=dict, db_default={}, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    started_at = created_at()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "workflow_executions"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ExecutionStatus.values), name="workflow_executions_status_check"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "workflow", "-created_at"], name="idx_wf_executions_tenant_wf")]
+
+    def __str__(self) -> str:
+        return f"execution {self.id} of {self.workflow_id} ({self.status})"
