@@ -1,0 +1,62 @@
+"""Plain functions that build test data with sensible defaults; keyword arguments override."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from apikeys.models import ApiKey
+from tasks.models import Agent, Task, Workflow
+from tenants.models import Tenant, TenantConfig, Workspace
+
+_seq = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_seq)}-{secrets.token_hex(3)}"
+
+
+def tenant(**fields: Any) -> Tenant:
+    fields.setdefault("name", unique("tenant"))
+    obj = Tenant.objects.create(**fields)
+    TenantConfig.objects.create(tenant=obj)
+    return obj
+
+
+def agent(tenant: Tenant, **fields: Any) -> Agent:
+    fields.setdefault("name", unique("agent"))
+    return Agent.objects.create(tenant=tenant, **fields)
+
+
+def api_key_row(tenant: Tenant, **fields: Any) -> ApiKey:
+    """A key row without a usable secret (for schema-level tests; issue keys through the service)."""
+    prefix = secrets.token_hex(6)
+    fields.setdefault("name", unique("key"))
+    fields.setdefault("key_prefix", prefix)
+    fields.setdefault("key_hash", hashlib.sha256(prefix.encode()).hexdigest())
+    return ApiKey.objects.create(tenant=tenant, **fields)
+
+
+def task(tenant: Tenant, **fields: Any) -> Task:
+    fields.setdefault("title", unique("task"))
+    return Task.objects.create(tenant=tenant, **fields)
+
+
+def workspace(tenant: Tenant, **fields: Any) -> Workspace:
+    fields.setdefault("name", unique("workspace"))
+    return Workspace.objects.create(tenant=tenant, **fields)
+
+
+def workflow(tenant: Tenant, **fields: Any) -> Workflow:
+    fields.setdefault("name", unique("workflow"))
+    fields.setdefault("workflow_type", "sequential")
+    return Workflow.objects.create(tenant=tenant, **fields)
+
+
+def in_an_hour() -> Any:
+    return timezone.now() + timedelta(hours=1)

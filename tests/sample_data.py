@@ -1,0 +1,99 @@
+"""Rows in every table of schema `mcp`, for the migration round trip and for demos.
+
+When a migration adds a table, add its rows here: `tests.roundtrip` fails
+while any table is empty.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection, transaction
+from django.utils import timezone
+
+from search.models import Embedding, EmbeddingStatistics
+from tasks.models import (
+    TaskDelegationHistory,
+    TaskIdempotencyKey,
+    TaskStateTransition,
+    WorkflowExecution,
+)
+from tenants.models import WorkspaceMember
+from tests import factories
+
+
+@transaction.atomic
+def populate() -> None:
+    tenant = factories.tenant(name=factories.unique("acme"))
+    worker, reviewer = factories.agent(tenant, capabilities=["code"]), factories.agent(tenant)
+    space = factories.workspace(tenant, visibility="team", team_tags=["core"])
+    WorkspaceMember.objects.create(workspace=space, agent=worker, role="owner")
+
+    parent = factories.api_key_row(tenant, key_type="admin")
+    factories.api_key_row(tenant, key_type="agent", parent_key=parent, agent=worker, allowed_services=["tasks"])
+
+    task = factories.task(tenant, assigned_agent=worker, status="in_progress", workspace=space, created_by_key=parent)
+    factories.task(tenant, parent_task=task, escalation_timeout=timedelta(minutes=5), auto_escalate=True)
+    TaskStateTransition.objects.create(task=task, from_status="pending", to_status="assigned", transitioned_by=worker)
+    TaskDelegationHistory.objects.create(
+        task=task, from_agent=worker, to_agent=reviewer, delegation_type="consultation", reason="second opinion"
+    )
+    TaskIdempotencyKey.objects.create(
+        idempotency_key=f"{tenant.id}:sample",
+        task=task,
+        tenant=tenant,
+        request_fingerprint="0" * 64,
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
+    flow = factories.workflow(tenant, definition={"steps": []})
+    execution = WorkflowExecution.objects.create(tenant=tenant, workflow=flow)
+    task.workflow_execution = execution
+    task.save(update_fields=["workflow_execution"])
+
+    Embedding.objects.create(
+        tenant=tenant,
+        collection="docs",
+        content="hybrid search with bm25 and vectors",
+        content_hash="1" * 64,
+        embedding=[0.6, 0.8],
+        normalized_embedding=[0.6, 0.8] + [0.0] * 1534,
+        model="sample-2d",
+        dimension=2,
+        cost_usd="0.000012",
+        generation_time_ms=3,
+        metadata={"lang": "en"},
+    )
+    EmbeddingStatistics.objects.create(collection_id=f"{tenant.id}:docs", total_documents=1, avg_document_length=5)
+
+    operator = User.objects.create_superuser(factories.unique("operator"), password=None)
+    group = Group.objects.create(name=factories.unique("operators"))
+    group.permissions.add(Permission.objects.first())
+    operator.groups.add(group)
+    operator.user_permissions.add(Permission.objects.last())
+    LogEntry.objects.create(
+        user=operator,
+        content_type=ContentType.objects.get_for_model(tenant),
+        object_id=str(tenant.pk),
+        object_repr=str(tenant),
+        action_flag=ADDITION,
+    )
+    session = SessionStore()
+    session["sample"] = True
+    session.create()
+
+
+def empty_tables(schema: str = "mcp") -> list[str]:
+    """Tables of `schema` without a row."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", [schema])
+        tables = [row[0] for row in cursor.fetchall()]
+        empty = []
+        for table in tables:
+            cursor.execute(f'SELECT EXISTS (SELECT 1 FROM {schema}."{table}")')
+            if not cursor.fetchone()[0]:
+                empty.append(table)
+    return empty

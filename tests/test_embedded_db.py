@@ -1,0 +1,79 @@
+"""The embedded PostgreSQL: started from nothing, shared by processes, with pg_textsearch preloaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+BASE_DIR = Path(settings.BASE_DIR)
+embedded_only = pytest.mark.skipif(
+    not settings.DATABASES["default"].get("EMBEDDED_PGDATA"), reason="DATABASE_URL points at an external server"
+)
+
+QUERY = (
+    "from django.db import connection\n"
+    "with connection.cursor() as c:\n"
+    "    c.execute('SELECT current_database(), current_setting(%s), version()', ['shared_preload_libraries'])\n"
+    "    print('|'.join(map(str, c.fetchone())))\n"
+)
+
+
+def manage_shell(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", QUERY],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@embedded_only
+def test_a_new_data_folder_is_initialised_and_stopped_with_its_last_process(tmp_path):
+    data_dir = tmp_path / "pg"
+    env = {"MCPADMIN_PGDATA": str(data_dir), "MCPADMIN_PG_CLEANUP": "stop"}
+    database, preload, version = manage_shell(env).split("|")
+    assert database == "mcpadmin"
+    assert "pg_textsearch" in preload.split(",")
+    assert version.startswith("PostgreSQL 18")
+    assert (data_dir / "PG_VERSION").exists()
+    assert not (data_dir / "postmaster.pid").exists(), "the last process out stops the server"
+    # reused on the next run: same folder, same database, no new initdb
+    assert manage_shell(env).split("|")[0] == "mcpadmin"
+
+
+@embedded_only
+def test_several_processes_share_one_server_at_once(tmp_path):
+    env = {"MCPADMIN_PGDATA": str(tmp_path / "pg"), "MCPADMIN_PG_CLEANUP": "stop"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = list(pool.map(lambda _: manage_shell(env), range(4)))
+    assert all(output.startswith("mcpadmin|") for output in outputs)
+
+
+@embedded_only
+def test_the_default_data_folder_is_inside_the_project_and_ignored_by_git():
+    pgdata = Path(settings.DATABASES["default"]["EMBEDDED_PGDATA"])
+    if "MCPADMIN_PGDATA" not in os.environ:
+        assert pgdata.is_relative_to(BASE_DIR)
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(BASE_DIR / "var" / "pgdata")], cwd=BASE_DIR)
+    assert ignored.returncode == 0
+
+
+@pytest.mark.django_db
+def test_the_server_offers_pgvector_0_8_and_pg_textsearch(sql):
+    versions = dict(
+        sql("SELECT name, default_version FROM pg_available_extensions WHERE name IN ('vector', 'pg_textsearch')")
+    )
+    major, minor = (int(part) for part in versions["vector"].split(".")[:2])
+    assert (major, minor) >= (0, 8)
+    if settings.DATABASES["default"].get("EMBEDDED_PGDATA"):
+        assert "pg_textsearch" in versions
