@@ -1,0 +1,61 @@
+# The two commands of a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 3
+
+.PHONY: run test install lint format check-migrations roundtrip pytest migrate serve db-stop psql clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: install, migrate, make sure an operator login exists, serve on http://$(HOST):$(PORT)
+run: install migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_operator
+	$(MAKE) --no-print-directory serve
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+serve:
+	$(VENV)/bin/gunicorn mcpadmin.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
+		--access-logfile - --timeout 60 --graceful-timeout 10
+
+## test: lint, migrations check, migration round trip on a populated database, pytest
+test: install lint check-migrations roundtrip pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+roundtrip: install
+	$(PY) -m tests.roundtrip
+
+pytest: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## db-stop: stop the embedded PostgreSQL if something left it running
+db-stop:
+	-$(PY) -m mcpadmin.embedded_db stop
+
+## psql: a psql shell on the configured database
+psql: install
+	if [ -n "$$DATABASE_URL" ]; then $(PY) manage.py dbshell; else $(PY) -m mcpadmin.embedded_db psql; fi
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
