@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apikeys",
     "tasks",
     "search",
+    "deploy",
 ]
 
 MIDDLEWARE = [
