@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from mcpadmin.db.fields import created_at, updated_at, uuid_pk
+from mcpadmin.db.fields import CurrentTimestamp, created_at, updated_at, uuid_pk
 
 
 class KeyType(models.TextChoices):
@@ -59,3 +60,29 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_type}, {self.key_prefix})"
+
+
+class RateLimitBucket(models.Model):
+    """State of the rate limiter, one row per bucket (a key, a key and service, or a client's failures).
+
+    UNLOGGED (see the migration): counters are written on every call, and a
+    crash that empties the table only resets them.
+    """
+
+    bucket = models.CharField(max_length=200, primary_key=True)
+    minute_start = models.DateTimeField(null=True, blank=True)
+    minute_hits = models.IntegerField(default=0, db_default=0)
+    hour_start = models.DateTimeField(null=True, blank=True)
+    hour_hits = models.IntegerField(default=0, db_default=0)
+    day_start = models.DateTimeField(null=True, blank=True)
+    day_hits = models.IntegerField(default=0, db_default=0)
+    #: GCRA's theoretical arrival time, for burst limits.
+    tat = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_default=CurrentTimestamp())
+
+    class Meta:
+        db_table = "rate_limit_buckets"
+        indexes = [models.Index(fields=["updated_at"], name="idx_rate_limit_buckets_updated")]
+
+    def __str__(self) -> str:
+        return self.bucket

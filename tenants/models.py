@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from mcpadmin.db.fields import EnumField, created_at, updated_at, uuid_pk
@@ -40,6 +41,8 @@ class TenantConfig(models.Model):
     class Meta:
         db_table = "tenant_config"
         verbose_name = "tenant configuration"
+        # CORS preflights ask "does any tenant allow this origin?" (allowed_origins @> ARRAY[origin]).
+        indexes = [GinIndex(fields=["allowed_origins"], name="idx_tenant_config_origins")]
 
     def __str__(self) -> str:
         return f"configuration of {self.tenant}"
