@@ -7,3 +7,4 @@ class McpadminConfig(AppConfig):
 
     def ready(self) -> None:
         from mcpadmin import checks  # noqa: F401  (registers the system checks)
+        from mcpadmin.api import schema  # noqa: F401  (registers the OpenAPI auth extension)

@@ -14,6 +14,13 @@ from mcpadmin.devsecrets import development_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+def _new_aes_key() -> str:
+    from tenants.crypto import generate_key
+
+    return generate_key()
+
+
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
@@ -50,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mcpadmin.api.cors.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,6 +104,8 @@ _database["CONN_HEALTH_CHECKS"] = True
 _options = _database.setdefault("OPTIONS", {})
 _options["options"] = f"{_options.get('options', '')} -c search_path={PLATFORM_SCHEMA},public".strip()
 DATABASES = {"default": _database}
+#: PREPARE the statements of the hottest paths once per connection (mcpadmin/db/prepared.py).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -148,6 +158,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- API keys, rate limits, secrets ---------------------------------------------
+#: Keys of the legacy platform (any format) are accepted when their SHA-256 is a stored key_hash.
+MCPADMIN_ACCEPT_LEGACY_KEYS = env.bool("MCPADMIN_ACCEPT_LEGACY_KEYS", default=False)
+#: Failed authentications a client may make per minute (as a burst) before its failures are answered 429.
+MCPADMIN_AUTH_FAILURES_PER_MINUTE = env.int("MCPADMIN_AUTH_FAILURES_PER_MINUTE", default=10)
+#: Reverse proxies in front of the app; the client address is then read from X-Forwarded-For.
+MCPADMIN_TRUSTED_PROXIES = env.int("MCPADMIN_TRUSTED_PROXIES", default=0)
+#: AES-256-GCM keys (base64 of 32 bytes) for service tokens: the first encrypts, all decrypt.
+SERVICE_TOKEN_KEYS = env.list("SERVICE_TOKEN_KEYS", default=[]) or [
+    development_secret(DEV_SECRETS_DIR, "SERVICE_TOKEN_KEYS", make=lambda: _new_aes_key())
+]
 
 LOGGING = {
     "version": 1,

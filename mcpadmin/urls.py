@@ -8,6 +8,8 @@ from mcpadmin.api.health import health
 
 api_v1 = [
     path("health", health, name="health"),
+    path("", include("apikeys.urls")),
+    path("", include("tenants.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,33 @@
+"""Serializer plumbing shared by every API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects members it does not accept, instead of silently dropping them.
+
+    A typo gets an error rather than a default, and a caller trying to set a
+    field it may not set (`tenant`, `key_hash`, ...) is told so: mass
+    assignment fails loudly.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: ["This field is read-only." if name in self.fields else "Unknown field."]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
+    pass

@@ -1,0 +1,103 @@
+"""Base classes of every authenticated endpoint: who calls, which tenant, which service, how often.
+
+Order of checks: authentication (401), rate limit (429, counted for every
+authenticated call, including refused ones), permission (403), then the view.
+Views scope their querysets to the caller's tenant by inheriting
+`TenantScopedViewSet`; objects of other tenants are 404 like missing ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys import policy, ratelimit
+from apikeys.services import Principal
+from mcpadmin.api.auth import INVALID_KEY_MESSAGE, ApiKeyAuthentication, ServicePermission
+from mcpadmin.api.errors import DomainError
+from tenants.config import burst_limit_for, limits_for
+
+
+class PlatformViewMixin:
+    """Declare `service` (one of `apikeys.policy.SERVICES`); `service_actions` maps view actions to read/write."""
+
+    service: str = ""
+    service_actions: dict[str, str] = {}
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [ServicePermission]
+
+    def get_service_action(self, request: Request) -> str:
+        action = getattr(self, "action", None)
+        if action in self.service_actions:
+            return self.service_actions[action]
+        return policy.action_for_method(request.method or "GET")
+
+    @property
+    def principal(self) -> Principal:
+        return self.request.user
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """DRF's `initial`, with the rate limit between authentication and permissions."""
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
+        self.perform_authentication(request)
+        self.check_rate_limit(request)
+        self.check_permissions(request)
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        if not isinstance(request.user, Principal):
+            # A missing key gets the very answer a wrong one gets.
+            raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
+        super().permission_denied(request, message=message, code=code)
+
+    def check_rate_limit(self, request: Request) -> None:
+        principal = request.user
+        if not isinstance(principal, Principal):
+            return
+        config = getattr(principal.tenant, "config", None)
+        rate_limit_config = config.rate_limit_config if config else None
+        decisions = [
+            ratelimit.take_windows(f"key:{principal.key.id}", limits_for(rate_limit_config, principal.key_type))
+        ]
+        burst = burst_limit_for(rate_limit_config, self.service)
+        if burst is not None:
+            decisions.append(ratelimit.take_burst(f"key:{principal.key.id}:{self.service}", burst, name=self.service))
+        decision = ratelimit.combine(*decisions)
+        request._request.rate_limit_headers = decision.headers()
+        if not decision.allowed:
+            raise DomainError(
+                "rate_limited",
+                "Rate limit exceeded; retry after the number of seconds in Retry-After.",
+                {"retry_after": decision.retry_after},
+                status_code=429,
+            )
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in getattr(request._request, "rate_limit_headers", {}).items():
+            response[name] = value
+        return response
+
+
+class PlatformAPIView(PlatformViewMixin, APIView):
+    pass
+
+
+class TenantScopedViewSet(PlatformViewMixin, viewsets.GenericViewSet):
+    """Every queryset is the caller's tenant's: subclasses set `queryset` (or override `get_base_queryset`)."""
+
+    tenant_field = "tenant"
+
+    def get_base_queryset(self) -> QuerySet:
+        return super().get_queryset()
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view, no caller
+            return self.get_base_queryset().none()
+        return self.get_base_queryset().filter(**{f"{self.tenant_field}_id": self.principal.tenant_id})
