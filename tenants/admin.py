@@ -1,25 +1,83 @@
-"""Operator admin of tenants, their configuration and workspaces."""
+"""Operator admin of tenants (with their configuration inline) and workspaces.
+
+Saving calls `tenants.services`; the JSON members are checked by the same
+validator as the API, and their errors land on the field they concern.
+Service tokens are write-only here too: set one by provider name, or tick
+providers to delete; only names, last four characters and dates are shown.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.http import HttpRequest
 
+from mcpadmin.api.errors import DomainError
 from tenants.models import Tenant, TenantConfig, Workspace, WorkspaceMember
+from tenants.services import (
+    service_token_delete,
+    service_token_set,
+    service_tokens_public,
+    tenant_config_update,
+    tenant_create,
+    tenant_update,
+    validate_config,
+)
+
+CONFIG_FIELDS = ("rate_limit_config", "allowed_origins", "features")
+
+
+class TenantConfigForm(forms.ModelForm):
+    set_token_provider = forms.CharField(required=False, label="Set service token: provider", max_length=63)
+    set_token_value = forms.CharField(
+        required=False, label="token", widget=forms.PasswordInput(render_value=False), strip=False
+    )
+    delete_tokens = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Delete service tokens"
+    )
+
+    class Meta:
+        model = TenantConfig
+        fields = CONFIG_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        providers = sorted((self.instance.service_tokens or {}).keys()) if self.instance.pk else []
+        self.fields["delete_tokens"].choices = [(p, p) for p in providers]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        values = {name: data[name] for name in CONFIG_FIELDS if name in data and data[name] is not None}
+        try:
+            validate_config(**values)
+        except DomainError as error:
+            for path, problems in error.details.items():
+                field = path.split(".")[0].split("[")[0]
+                self.add_error(field if field in self.fields else None, f"{path}: {'; '.join(problems)}")
+        if bool(data.get("set_token_provider")) != bool(data.get("set_token_value")):
+            self.add_error("set_token_value", "Give both a provider and a token to set a service token.")
+        return data
 
 
 class TenantConfigInline(admin.StackedInline):
     model = TenantConfig
+    form = TenantConfigForm
     can_delete = False
-    # service_tokens are secrets: never rendered, not even encrypted.
-    fields = ("rate_limit_config", "allowed_origins", "features", "service_token_providers", "updated_at")
-    readonly_fields = ("service_token_providers", "updated_at")
+    min_num = 1
+    max_num = 1
+    fields = (*CONFIG_FIELDS, "service_tokens_shown", "set_token_provider", "set_token_value", "delete_tokens")
+    readonly_fields = ("service_tokens_shown",)
 
     @admin.display(description="service tokens")
-    def service_token_providers(self, obj: TenantConfig) -> str:
-        return ", ".join(sorted((obj.service_tokens or {}).keys())) or "-"
+    def service_tokens_shown(self, obj: TenantConfig) -> str:
+        tokens = service_tokens_public(obj) if obj.pk else []
+        return (
+            ", ".join(f"{t['provider']} (…{t['last4'] or '····'}, {(t['updated_at'] or '')[:19]})" for t in tokens)
+            or "-"
+        )
 
 
 @admin.register(Tenant)
@@ -27,17 +85,52 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ("name", "id", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "=id")
+    fields = ("name", "is_active", "id", "created_at", "updated_at")
     readonly_fields = ("id", "created_at", "updated_at")
     inlines = [TenantConfigInline]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        if change:
+            tenant_update(tenant=obj, name=obj.name, is_active=obj.is_active)
+            return
+        created = tenant_create(name=obj.name, is_active=obj.is_active)
+        obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+        obj._state.adding = False
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not TenantConfig:
+            super().save_formset(request, form, formset, change)
+            return
+        tenant = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # for the admin log
+        for config_form in formset.forms:
+            data = config_form.cleaned_data
+            tenant_config_update(tenant=tenant, **{name: data[name] for name in CONFIG_FIELDS if name in data})
+            if data.get("set_token_provider"):
+                service_token_set(tenant=tenant, provider=data["set_token_provider"], token=data["set_token_value"])
+            for provider in data.get("delete_tokens") or []:
+                service_token_delete(tenant=tenant, provider=provider)
 
 
 @admin.register(TenantConfig)
 class TenantConfigAdmin(admin.ModelAdmin):
-    list_display = ("tenant", "updated_at")
+    """Read-only overview; configuration is edited on its tenant's page."""
+
+    list_display = ("tenant", "origins", "updated_at")
     search_fields = ("tenant__name",)
-    exclude = ("service_tokens",)
-    readonly_fields = ("created_at", "updated_at")
+    fields = ("tenant", *CONFIG_FIELDS, "updated_at")
+    readonly_fields = fields
     list_select_related = ("tenant",)
+
+    @admin.display(description="allowed origins")
+    def origins(self, obj: TenantConfig) -> str:
+        return ", ".join(obj.allowed_origins or []) or "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class WorkspaceMemberInline(admin.TabularInline):
@@ -55,8 +148,6 @@ class WorkspaceAdmin(admin.ModelAdmin):
     inlines = [WorkspaceMemberInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(member_total=Count("members"))
 
     @admin.display(description="members", ordering="member_total")
