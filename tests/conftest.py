@@ -30,3 +30,31 @@ def pytest_configure(config: pytest.Config) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture
+def tenant(db: Any) -> Any:
+    from tests.factories import service_tenant
+
+    return service_tenant()
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Any:
+    from tests.factories import service_tenant
+
+    return service_tenant()
+
+
+@pytest.fixture
+def admin_key(tenant: Any) -> Any:
+    from tests.factories import issued_key
+
+    return issued_key(tenant, "admin")
+
+
+@pytest.fixture
+def admin_api(admin_key: Any) -> Any:
+    from tests.factories import client_for
+
+    return client_for(admin_key.raw_key)

@@ -60,3 +60,32 @@ def workflow(tenant: Tenant, **fields: Any) -> Workflow:
 
 def in_an_hour() -> Any:
     return timezone.now() + timedelta(hours=1)
+
+
+def issued_key(tenant: Tenant, key_type: str = "admin", **fields: Any) -> Any:
+    """A real key, issued by the service: `.raw_key` authenticates."""
+    from apikeys.services import apikey_issue
+
+    fields.setdefault("name", unique(f"{key_type}-key"))
+    if key_type == "agent" and "agent" not in fields:
+        fields["agent"] = agent(tenant)
+    return apikey_issue(tenant=tenant, key_type=key_type, **fields)
+
+
+def client_for(raw_key: str, *, header: str = "bearer") -> Any:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if header == "bearer":
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    else:
+        client.credentials(HTTP_X_API_KEY=raw_key)
+    return client
+
+
+def service_tenant(**fields: Any) -> Tenant:
+    """A tenant made the way operators make them (with its configuration)."""
+    from tenants.services import tenant_create
+
+    fields.setdefault("name", unique("tenant"))
+    return tenant_create(**fields)

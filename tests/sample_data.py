@@ -15,6 +15,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apikeys.models import RateLimitBucket
 from search.models import Embedding, EmbeddingStatistics
 from tasks.models import (
     TaskDelegationHistory,
@@ -34,6 +35,7 @@ def populate() -> None:
     WorkspaceMember.objects.create(workspace=space, agent=worker, role="owner")
 
     parent = factories.api_key_row(tenant, key_type="admin")
+    RateLimitBucket.objects.create(bucket=f"key:{parent.id}", minute_hits=1, minute_start=timezone.now())
     factories.api_key_row(tenant, key_type="agent", parent_key=parent, agent=worker, allowed_services=["tasks"])
 
     task = factories.task(tenant, assigned_agent=worker, status="in_progress", workspace=space, created_by_key=parent)

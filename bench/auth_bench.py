@@ -1,0 +1,142 @@
+"""Per-request cost of API-key authentication + rate limiting, against an unauthenticated endpoint.
+
+Two views with the same body ({"ok": true}) go through the whole Django and
+DRF stack in this process (WSGI handler, middleware, DRF): one needs no key,
+the other authenticates a key (one indexed lookup with its tenant and
+config) and takes one unit from its rate-limit windows (one upsert). The
+requests alternate, so that drift affects both alike; the difference of the
+medians is what authentication + rate limiting add.
+
+    .venv/bin/python bench/auth_bench.py [--requests 3000]
+
+It uses the configured database (the embedded one by default) and removes
+the tenant it creates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+
+from common import percentile, setup_django, summary
+
+setup_django()
+
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django.urls import path  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
+from rest_framework.response import Response  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+from mcpadmin.api.views import PlatformAPIView  # noqa: E402
+
+
+class Public(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+class Authenticated(PlatformAPIView):
+    service = "search"
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+urlpatterns = [path("api/v1/public", Public.as_view()), path("api/v1/authenticated", Authenticated.as_view())]
+
+
+def count_queries(client: Client, url: str) -> int:
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        client.get(url)
+    return len(statements)
+
+
+def measure_components(raw_key: str, calls: int = 2000) -> dict[str, list[float]]:
+    """The two database statements of an authenticated call, timed alone (prepared, as in production)."""
+    from apikeys import keys, ratelimit
+    from apikeys.selectors import apikey_with_tenant
+    from tenants.config import Limits
+
+    public_id = keys.parse(raw_key).public_id
+    key = apikey_with_tenant(key_prefix=public_id)
+    limits = Limits(10_000_000, 10_000_000, 10_000_000)
+    timings: dict[str, list[float]] = {"key lookup (key + tenant + config)": [], "rate-limit upsert": []}
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        apikey_with_tenant(key_prefix=public_id)
+        middle = time.perf_counter_ns()
+        ratelimit.take_windows(f"key:{key.id}", limits)
+        timings["key lookup (key + tenant + config)"].append((middle - started) / 1e6)
+        timings["rate-limit upsert"].append((time.perf_counter_ns() - middle) / 1e6)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    from tenants.services import tenant_create
+    from tests.factories import issued_key, unique
+
+    limits = ("default_requests_per_minute", "default_requests_per_hour", "default_requests_per_day")
+    tenant = tenant_create(name=unique("bench-auth"), rate_limit_config=dict.fromkeys(limits, 10_000_000))
+    raw_key = issued_key(tenant, "service").raw_key
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}", HTTP_HOST="localhost")
+    try:
+        with override_settings(ROOT_URLCONF=__name__, ALLOWED_HOSTS=["localhost"]):
+            for url in ("/api/v1/public", "/api/v1/authenticated"):
+                for _ in range(200):  # warm-up: connections, caches, code paths
+                    assert client.get(url).status_code == 200
+            public_queries, auth_queries = (
+                count_queries(client, "/api/v1/public"),
+                count_queries(client, "/api/v1/authenticated"),
+            )
+            public_ms, auth_ms, added_by_round = [], [], []
+            gc.disable()
+            for _ in range(args.rounds):
+                round_public, round_auth = [], []
+                for _ in range(args.requests):
+                    for url, bucket in (("/api/v1/public", round_public), ("/api/v1/authenticated", round_auth)):
+                        started = time.perf_counter_ns()
+                        response = client.get(url)
+                        bucket.append((time.perf_counter_ns() - started) / 1e6)
+                        assert response.status_code == 200, response.content
+                added_by_round.append(percentile(round_auth, 0.5) - percentile(round_public, 0.5))
+                public_ms += round_public
+                auth_ms += round_auth
+            gc.enable()
+            components = measure_components(raw_key)
+    finally:
+        tenant.delete()
+
+    added_p50 = percentile(auth_ms, 0.5) - percentile(public_ms, 0.5)
+    added_p95 = percentile(auth_ms, 0.95) - percentile(public_ms, 0.95)
+    print(f"database: {connection.settings_dict.get('EMBEDDED_PGDATA') or connection.settings_dict.get('HOST')}")
+    print(f"requests per endpoint: {args.requests} (alternating), in-process through the full Django/DRF stack")
+    print(f"unauthenticated          {summary(public_ms)}  ({public_queries} queries/request)")
+    print(f"API key + rate limit     {summary(auth_ms)}  ({auth_queries} queries/request)")
+    print(f"added by auth + rate limiting: p50 {added_p50:.3f} ms, p95 {added_p95:.3f} ms (target: < 1 ms)")
+    rounds = ", ".join(f"{value:.3f}" for value in added_by_round)
+    print(f"added at p50, per round of {args.requests}: {rounds} (median {statistics.median(added_by_round):.3f} ms)")
+    for name, values in components.items():
+        print(f"  {name:34s} {summary(values)}")
+
+
+if __name__ == "__main__":
+    main()
