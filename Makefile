@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 3
 
-.PHONY: run test install lint format check-migrations roundtrip pytest migrate serve db-stop psql clean
+.PHONY: run test install lint format check-migrations openapi roundtrip pytest migrate serve db-stop psql clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ serve:
 		--access-logfile - --timeout 60 --graceful-timeout 10
 
 ## test: lint, migrations check, migration round trip on a populated database, pytest
-test: install lint check-migrations roundtrip pytest
+test: install lint check-migrations openapi roundtrip pytest
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -42,6 +42,9 @@ format: install
 
 check-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run
+
+openapi: install
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 roundtrip: install
 	$(PY) -m tests.roundtrip
