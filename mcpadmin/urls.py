@@ -10,6 +10,8 @@ api_v1 = [
     path("health", health, name="health"),
     path("", include("apikeys.urls")),
     path("", include("tenants.urls")),
+    path("", include("tasks.urls")),
+    path("", include("search.urls")),
 ]
 
 urlpatterns = [
