@@ -47,9 +47,12 @@ def task(tenant: Tenant, **fields: Any) -> Task:
     return Task.objects.create(tenant=tenant, **fields)
 
 
-def workspace(tenant: Tenant, **fields: Any) -> Workspace:
+def workspace(tenant: Tenant, *, owner: Agent | None = None, **fields: Any) -> Workspace:
+    """A workspace with its first owner (the database insists on one at commit)."""
+    from tenants.services import workspace_create
+
     fields.setdefault("name", unique("workspace"))
-    return Workspace.objects.create(tenant=tenant, **fields)
+    return workspace_create(tenant=tenant, owner=owner or agent(tenant), **fields)
 
 
 def workflow(tenant: Tenant, **fields: Any) -> Workflow:

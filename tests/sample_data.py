@@ -31,8 +31,8 @@ from tests import factories
 def populate() -> None:
     tenant = factories.tenant(name=factories.unique("acme"))
     worker, reviewer = factories.agent(tenant, capabilities=["code"]), factories.agent(tenant)
-    space = factories.workspace(tenant, visibility="team", team_tags=["core"])
-    WorkspaceMember.objects.create(workspace=space, agent=worker, role="owner")
+    space = factories.workspace(tenant, owner=worker, visibility="team", team_tags=["core"])
+    WorkspaceMember.objects.create(workspace=space, agent=reviewer, role="viewer")
 
     parent = factories.api_key_row(tenant, key_type="admin")
     RateLimitBucket.objects.create(bucket=f"key:{parent.id}", minute_hits=1, minute_start=timezone.now())
