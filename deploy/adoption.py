@@ -129,7 +129,7 @@ def legacy_db_plan(
     return _Planner(alias, expected, value_maps, temporary_key_hours).plan()
 
 
-def legacy_db_adopt(*, alias: str, plan: Plan, expected: Catalog) -> SchemaGap:
+def legacy_db_adopt(*, alias: str, plan: Plan, expected: Catalog) -> None:
     """Run `plan` in one transaction; check the result against `expected` before committing.
 
     Raises AdoptionFailed (after the rollback) when a step fails or a gap remains.
@@ -157,7 +157,6 @@ def legacy_db_adopt(*, alias: str, plan: Plan, expected: Catalog) -> SchemaGap:
         raise
     except Exception as error:
         raise AdoptionFailed(current, str(error).strip()) from error
-    return gap
 
 
 def _gap_lines(gap: SchemaGap) -> str:

@@ -34,7 +34,9 @@ def describe(obj: DbObject, catalog: Catalog) -> str:
         case "trigger":
             return a["definition"]
         case "policy":
-            return f"{a['command']} TO {', '.join(a['roles'])} USING ({a['using']}) WITH CHECK ({a['with_check']})"
+            using = f" USING ({a['using']})" if a["using"] is not None else ""
+            check = f" WITH CHECK ({a['with_check']})" if a["with_check"] is not None else ""
+            return f"{a['command']} TO {', '.join(a['roles'])}{using}{check}"
     raise ValueError(obj.kind)
 
 
@@ -55,11 +57,16 @@ def _value(value: Any) -> str:
         return "none"
     if isinstance(value, list):
         return "[" + ", ".join(str(item) for item in value) + "]"
-    return str(value)
+    return _one_line(str(value))
+
+
+def _one_line(text: str) -> str:
+    """Definitions (views, bodies) span lines; the report has one object per line."""
+    return " ".join(text.split())
 
 
 def _line(obj: DbObject, catalog: Catalog) -> str:
-    return f"{obj.kind} {obj.name}: {describe(obj, catalog)}"
+    return f"{obj.kind} {obj.name}: {_one_line(describe(obj, catalog))}"
 
 
 def render_text(gap: SchemaGap, database: str) -> str:

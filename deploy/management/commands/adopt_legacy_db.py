@@ -17,6 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from deploy import legacy
 from deploy.adoption import (
     AdoptionFailed,
+    Plan,
     is_legacy,
     legacy_db_adopt,
     legacy_db_plan,
@@ -106,7 +107,7 @@ class Command(BaseCommand):
             )
         self.stdout.write("Nothing to do: the database is managed by Django's migrations and matches the code.")
 
-    def plan(self, alias: str, expected: Catalog, options: dict[str, Any]) -> Any:
+    def plan(self, alias: str, expected: Catalog, options: dict[str, Any]) -> Plan:
         if not is_legacy(read_catalog(connections[alias]), expected):
             raise CommandError(
                 "nothing to adopt: schema mcp holds none of the platform's tables and no golang-migrate table; "
