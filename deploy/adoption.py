@@ -301,13 +301,15 @@ class _Planner:
         to_drop, renames, kept = self.classify_extras()
         recreated_enums = self.plan_drops(to_drop, renames)
         self.plan_types_and_functions(recreated_enums)
+        to_run, to_record = self.unapplied_migrations()
         self.steps.append(
             Step(
                 "Django's own tables: run the migrations of the other apps",
                 ["SET CONSTRAINTS ALL IMMEDIATE"],
                 [
                     "foreign keys are checked at once from here: in one transaction, deferred checks of one "
-                    "migration's rows would block the next migration's ALTER TABLE"
+                    "migration's rows would block the next migration's ALTER TABLE",
+                    f"migrations run: {', '.join(to_run) or 'none'}",
                 ],
                 action=_django_migrations(fake=False),
             )
@@ -320,7 +322,11 @@ class _Planner:
             self.steps.append(self.statistics)
         self.plan_kept(kept)
         self.steps.append(
-            Step("Record the project's migrations as applied (fake)", action=_django_migrations(fake=True))
+            Step(
+                "Record the project's migrations as applied (fake)",
+                details=[f"migrations recorded: {', '.join(to_record) or 'none'}"],
+                action=_django_migrations(fake=True),
+            )
         )
         golang = self.live.golang_migrate
         if golang and golang["dirty"]:
@@ -333,6 +339,16 @@ class _Planner:
         elif golang:
             self.notes.append(f"golang-migrate's table is clean (version {golang['version']}); it is kept as history")
         return Plan(self.steps, self.blockers, self.notes, tables)
+
+    def unapplied_migrations(self) -> tuple[list[str], list[str]]:
+        """(the other apps' migrations to run, the project's to record), in the order they apply."""
+        project = project_app_labels()
+        executor = MigrationExecutor(self.connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        keys = [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
+        to_run = [key for (migration, _), key in zip(plan, keys, strict=True) if migration.app_label not in project]
+        to_record = [key for key in keys if key not in to_run]
+        return to_run, to_record
 
     def classify_extras(self) -> tuple[list[DbObject], dict[tuple[str, str], DbObject], list[DbObject]]:
         """(extras to drop, {missing key: extra to rename into it}, extras to keep)."""

@@ -56,6 +56,8 @@ def test_a_legacy_database_is_adopted_in_one_go(legacy_database, fixture):
     dry_run = run("adopt_legacy_db", "--database", alias)
     assert dry_run.code == 0, dry_run.out + dry_run.err
     assert "Dry run: nothing was changed" in dry_run.out
+    assert "migrations run: contenttypes.0001_initial, auth.0001_initial" in dry_run.out
+    assert "migrations recorded: tenants.0001_initial" in dry_run.out
     assert dump(alias) == dumped, "a dry run changes nothing"
 
     applied = run("adopt_legacy_db", "--database", alias, "--apply")
