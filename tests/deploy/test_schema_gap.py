@@ -26,17 +26,21 @@ def names(entries: list[dict]) -> set[tuple[str, str]]:
     return {(entry["kind"], entry["name"]) for entry in entries}
 
 
-def test_the_freshly_migrated_test_database_has_no_gap(django_db_setup):
+@pytest.mark.django_db  # pytest-django creates the test database only for sessions that have such tests
+def test_the_freshly_migrated_test_database_has_no_gap():
     """What CI runs: `manage.py schema_gap` on the test database, which `migrate` built, exits 0."""
+    test_database = connections["default"].settings_dict["NAME"]
+    assert test_database.startswith("test_")
     result = subprocess.run(
         [sys.executable, "manage.py", "schema_gap"],
         cwd=settings.BASE_DIR,
-        env={**os.environ, "MCPADMIN_DB_NAME": connections["default"].settings_dict["NAME"]},
+        env={**os.environ, "MCPADMIN_DB_NAME": test_database},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].startswith(f'Schema gap of database "{test_database}"')
     assert result.stdout.splitlines()[-1] == "result: no gap"
 
 
