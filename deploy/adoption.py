@@ -512,12 +512,15 @@ class _Planner:
             if expected.kind == "column":
                 statements += self.convert_column(expected, live, recreated_enums, details)
             elif expected.kind == "table":
-                statements += self.row_level_security(expected, live)
-        self.add("Column types, values and defaults; row-level security", statements, details)
+                statements += self.table_options(expected, live)
+        self.add("Column types, values and defaults; table options", statements, details)
 
-    def row_level_security(self, expected: DbObject, live: DbObject) -> list[str]:
+    def table_options(self, expected: DbObject, live: DbObject) -> list[str]:
+        """Persistence and row-level security of a table the legacy database has."""
         table, e, a = self.table(expected.name), expected.attrs, live.attrs
         statements = []
+        if e["unlogged"] != a["unlogged"]:
+            statements.append(f"ALTER TABLE {table} SET {'UNLOGGED' if e['unlogged'] else 'LOGGED'}")
         if e["row_level_security"] != a["row_level_security"]:
             statements.append(
                 f"ALTER TABLE {table} {'ENABLE' if e['row_level_security'] else 'DISABLE'} ROW LEVEL SECURITY"

@@ -244,14 +244,15 @@ def _functions(rows: Any) -> Iterator[DbObject]:
 
 
 def _tables(rows: Any) -> Iterator[DbObject]:
-    for name, rls, force_rls, comment in rows(
+    for name, unlogged, rls, force_rls, comment in rows(
         f"""
-        SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, obj_description(c.oid, 'pg_class')
+        SELECT c.relname, c.relpersistence = 'u', c.relrowsecurity, c.relforcerowsecurity,
+               obj_description(c.oid, 'pg_class')
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND {_not_member("pg_class", "c.oid")}
         """
     ):
-        attrs = {"row_level_security": rls, "force_row_level_security": force_rls}
+        attrs = {"unlogged": unlogged, "row_level_security": rls, "force_row_level_security": force_rls}
         yield DbObject("table", name, attrs, info={"comment": comment})
 
 

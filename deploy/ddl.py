@@ -73,7 +73,8 @@ def create_table(table: DbObject, catalog: Catalog) -> list[str]:
     """The table with its columns; constraints, indexes and the rest come from their own objects."""
     in_order = sorted(catalog.on_table(table.name, "column"), key=lambda column: column.info["position"])
     columns = ",\n    ".join(column_definition(column, catalog) for column in in_order)
-    statements = [f"CREATE TABLE {catalog.qualified(table.name)} (\n    {columns}\n)"]
+    unlogged = "UNLOGGED " if table.attrs["unlogged"] else ""
+    statements = [f"CREATE {unlogged}TABLE {catalog.qualified(table.name)} (\n    {columns}\n)"]
     return statements + row_level_security(table, catalog)
 
 

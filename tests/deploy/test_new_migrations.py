@@ -9,8 +9,9 @@ from tests.deploy.conftest import execute, run
 
 @pytest.fixture
 def probe_app(settings):
-    """tests.deploy.probe_app installed: a column with a CHECK, a trigger and its function, row-level security
-    with a policy, a view, a domain, a sequence, an SQL-standard function body, an index built concurrently."""
+    """tests.deploy.probe_app installed: a column with a CHECK, a trigger and its function, a deferred
+    constraint trigger, row-level security with a policy, a view, a domain, a sequence, an SQL-standard
+    function body, an UNLOGGED table, an index built concurrently."""
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.deploy.probe_app"]
 
 
@@ -23,12 +24,18 @@ def test_schema_gap_and_adoption_follow_new_migrations(probe_app, new_database, 
     assert run("adopt_legacy_db", "--database", legacy, "--apply").code == 0
     assert run("schema_gap", "--database", legacy).code == 0
     assert execute(legacy, "SELECT DISTINCT kind FROM mcp.agents") == [("worker",)]
+    assert execute(legacy, "SELECT relpersistence FROM pg_class WHERE oid = 'mcp.probe_counters'::regclass") == [("u",)]
 
     execute(legacy, "DROP TRIGGER tasks_touch ON mcp.tasks")
     execute(legacy, "ALTER TABLE mcp.tasks DISABLE ROW LEVEL SECURITY")
     execute(legacy, "CREATE OR REPLACE VIEW mcp.open_tasks AS SELECT id, title FROM mcp.tasks")
+    execute(legacy, "ALTER TABLE mcp.probe_counters SET LOGGED")
+    execute(legacy, "DROP TRIGGER tasks_checked ON mcp.tasks")
     report = run("schema_gap", "--database", legacy).out.splitlines()
-    assert "missing (1):" in report
+    assert "missing (2):" in report
+    assert "  trigger tasks.tasks_checked: CREATE CONSTRAINT TRIGGER tasks_checked AFTER INSERT ON mcp.tasks " \
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION tasks_checked()" in report  # fmt: skip
+    assert "  table probe_counters: unlogged False (expected True)" in report
     assert "  trigger tasks.tasks_touch: CREATE TRIGGER tasks_touch BEFORE UPDATE ON mcp.tasks FOR EACH ROW " \
         "EXECUTE FUNCTION tasks_touch()" in report  # fmt: skip
     assert "  table tasks: row_level_security False (expected True)" in report

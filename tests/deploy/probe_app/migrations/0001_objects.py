@@ -17,9 +17,16 @@ CREATE DOMAIN mcp.positive_int AS integer CHECK (VALUE > 0);
 CREATE SEQUENCE mcp.ticket_seq START 100;
 CREATE FUNCTION mcp.next_ticket(step mcp.positive_int) RETURNS bigint LANGUAGE sql
     RETURN nextval('mcp.ticket_seq') + step - 1;
+CREATE UNLOGGED TABLE mcp.probe_counters (name text PRIMARY KEY, hits integer NOT NULL DEFAULT 0);
+CREATE FUNCTION mcp.tasks_checked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END; $$;
+CREATE CONSTRAINT TRIGGER tasks_checked AFTER INSERT ON mcp.tasks DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION mcp.tasks_checked();
 """
 
 REVERSE_SQL = """
+DROP TRIGGER tasks_checked ON mcp.tasks;
+DROP FUNCTION mcp.tasks_checked();
+DROP TABLE mcp.probe_counters;
 DROP FUNCTION mcp.next_ticket(mcp.positive_int);
 DROP SEQUENCE mcp.ticket_seq;
 DROP DOMAIN mcp.positive_int;
