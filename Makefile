@@ -62,3 +62,9 @@ psql: install
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+.PHONY: schema-gap
+
+## schema-gap: does the configured database hold exactly what the migrations build? (exit 0 / 1 gap / 2 could not check)
+schema-gap: install
+	$(PY) manage.py schema_gap

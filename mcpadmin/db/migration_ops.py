@@ -6,7 +6,10 @@ migration), so a migration keeps doing what it did when it was written.
 
 from __future__ import annotations
 
+from django.contrib.postgres import operations as postgres_operations
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import ProjectState
 
 from mcpadmin.db import PLATFORM_SCHEMA
 
@@ -25,3 +28,106 @@ def create_platform_schema() -> migrations.RunSQL:
     The reverse keeps the schema: it may hold other services' objects.
     """
     return migrations.RunSQL(sql=f"CREATE SCHEMA IF NOT EXISTS {PLATFORM_SCHEMA}", reverse_sql=migrations.RunSQL.noop)
+
+
+# --- Indexes on large tables: CREATE INDEX CONCURRENTLY, resumable -------------------------------
+#
+# Policy: an index on a table that may already be large in production is built
+# CONCURRENTLY (no write lock) in a migration of its own with `atomic = False`.
+# PostgreSQL cannot build such an index inside a transaction, so a failure
+# (duplicate key, timeout, cancellation) leaves an INVALID index behind and the
+# migration unrecorded. Both operations below make re-running `migrate` finish
+# the job: they drop an invalid index of the same name first, then create the
+# index only if it does not exist. Their reverse drops the index concurrently.
+
+
+def _drop_invalid_index(schema_editor: BaseDatabaseSchemaEditor, name: str) -> None:
+    """Drop the INVALID leftover of an interrupted CREATE INDEX CONCURRENTLY, if there is one."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT 1 FROM pg_index i
+              JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = %s AND c.relname = %s AND NOT i.indisvalid
+            """,
+            [PLATFORM_SCHEMA, name],
+        )
+        invalid = cursor.fetchone() is not None
+    if invalid:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {PLATFORM_SCHEMA}.{schema_editor.quote_name(name)}")
+
+
+def _drop_index_concurrently(schema_editor: BaseDatabaseSchemaEditor, name: str) -> None:
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {PLATFORM_SCHEMA}.{schema_editor.quote_name(name)}")
+
+
+class ResumableAddIndexConcurrently(postgres_operations.AddIndexConcurrently):
+    """Django's AddIndexConcurrently (a model index, kept in the migration state), able to resume.
+
+    Use it in a migration with `atomic = False`, one index per migration:
+
+        operations = [ResumableAddIndexConcurrently("embedding", models.Index(fields=[...], name="idx_..."))]
+    """
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        self._ensure_not_in_transaction(schema_editor)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        _drop_invalid_index(schema_editor, self.index.name)
+        statement = str(self.index.create_sql(model, schema_editor, concurrently=True))
+        prefix = "CREATE INDEX CONCURRENTLY "
+        if not statement.startswith(prefix):
+            raise ValueError(f"unexpected index DDL, cannot make it resumable: {statement}")
+        schema_editor.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS " + statement.removeprefix(prefix))
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        self._ensure_not_in_transaction(schema_editor)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            _drop_index_concurrently(schema_editor, self.index.name)
+
+
+class CreateIndexConcurrently(postgres_operations.NotInTransactionMixin, migrations.operations.base.Operation):
+    """An index Django cannot describe (bm25, expressions...), built concurrently and resumably.
+
+    `definition` is what follows `ON mcp.<table>`, e.g. "USING bm25 (content) WITH (text_config = 'english')".
+    Not part of the migration state, like RunSQL. Use it in a migration with `atomic = False`.
+    """
+
+    reversible = True
+    atomic = False
+
+    def __init__(self, name: str, table: str, definition: str, *, unique: bool = False) -> None:
+        self.name = name
+        self.table = table
+        self.definition = definition
+        self.unique = unique
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        self._ensure_not_in_transaction(schema_editor)
+        _drop_invalid_index(schema_editor, self.name)
+        quote = schema_editor.quote_name
+        unique = "UNIQUE " if self.unique else ""
+        schema_editor.execute(
+            f"CREATE {unique}INDEX CONCURRENTLY IF NOT EXISTS {quote(self.name)} "
+            f"ON {PLATFORM_SCHEMA}.{quote(self.table)} {self.definition}"
+        )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        self._ensure_not_in_transaction(schema_editor)
+        _drop_index_concurrently(schema_editor, self.name)
+
+    def describe(self) -> str:
+        return f"Concurrently create index {self.name} on {self.table} (resumable)"

@@ -61,3 +61,17 @@ def pg_dump_schema(alias: str = "default", *, dbname: str | None = None, schema:
     return "".join(
         line for line in result.stdout.splitlines(keepends=True) if not line.startswith(("\\restrict", "\\unrestrict"))
     )
+
+
+def pg_dump_database(alias: str = "default", *, dbname: str | None = None) -> str:
+    """The whole database, schema and rows, as pg_dump writes it: equal dumps, equal databases."""
+    result = subprocess.run(  # noqa: S603  (our own pg_dump, arguments we build)
+        [str(bin_path("pg_dump")), "--no-owner", "--no-privileges"],
+        env=libpq_env(alias, dbname),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return "".join(
+        line for line in result.stdout.splitlines(keepends=True) if not line.startswith(("\\restrict", "\\unrestrict"))
+    )

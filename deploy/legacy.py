@@ -1,0 +1,95 @@
+"""What the Go platform's schema meant: the only legacy knowledge adoption hard-codes.
+
+Everything else adoption does is derived from the expected catalog (see
+deploy.adoption). These are the value mappings, the fillers for NOT NULL
+columns without a default, the API key rules and the derived search data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+#: Go platform task statuses -> task_status labels (override with --map-status old=new).
+DEFAULT_STATUS_MAP = {"accepted": "assigned", "rejected": "pending", "timeout": "failed"}
+#: Go platform priorities -> task_priority labels (override with --map-priority old=new).
+DEFAULT_PRIORITY_MAP = {"normal": "medium"}
+#: The enum types the two maps apply to (every column of that type, in any table).
+STATUS_TYPE, PRIORITY_TYPE = "task_status", "task_priority"
+ENUM_OPTIONS = {STATUS_TYPE: "--map-status", PRIORITY_TYPE: "--map-priority"}
+
+#: api_keys.type (legacy) -> api_keys.key_type. Every legacy key becomes a `user` key but service keys.
+LEGACY_KEY_TYPES = {"standard": "user", "personal": "user", "temporary": "user", "service": "service"}
+LEGACY_TYPE_COLUMN, KEY_TYPE_COLUMN = "type", "key_type"
+API_KEYS_TABLE = "api_keys"
+#: A temporary legacy key without expires_at expires this long after adoption (it keeps one it has).
+TEMPORARY_KEY_HOURS = 24
+
+#: NOT NULL columns without a default: how to fill them for legacy rows (SQL on the row's columns).
+NOT_NULL_FILLERS = {
+    ("embeddings", "content_hash"): "encode(sha256(convert_to(content, 'UTF8')), 'hex')",
+}
+
+TENANTS_TABLE, TENANT_CONFIG_TABLE = "tenants", "tenant_config"
+#: Name of a tenants row created for a tenant id found in legacy rows.
+LEGACY_TENANT_NAME_SQL = "'legacy-' || {id}::text"
+
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+#: 36**25 > 2**128: 25 base-36 digits hold any UUID, and "legacy-" + 25 = key_prefix's 32 characters.
+_PREFIX_DIGITS = 25
+
+
+def legacy_key_prefix(key_id: uuid.UUID) -> str:
+    """The key_prefix of a legacy key: unique like its id, and never a new key's 12-character public id."""
+    number, digits = key_id.int, []
+    for _ in range(_PREFIX_DIGITS):
+        number, digit = divmod(number, 36)
+        digits.append(_BASE36[digit])
+    return "legacy-" + "".join(reversed(digits))
+
+
+def parse_mapping(pairs: list[str], labels: list[str], option: str) -> dict[str, str]:
+    """`["old=new", ...]` -> {old: new}; every new value must be a label of the enum type."""
+    mapping = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise ValueError(f"{option} {pair!r}: expected old=new")
+        if new not in labels:
+            raise ValueError(f"{option} {pair!r}: {new!r} is not one of {', '.join(labels)}")
+        mapping[old] = new
+    return mapping
+
+
+# Derived search data of legacy embeddings (the search services write it for new rows).
+# content_tsvector = to_tsvector('english', content); term_frequencies = {lexeme: occurrences}
+# and document_length = number of lexeme occurrences, both of that tsvector (stop words excluded);
+# embedding_statistics: one row per "<tenant id>:<collection>" with its document count, average
+# document length and {lexeme: number of documents containing it}. idf_scores stays NULL: it
+# depends on the whole collection and is computed when searching.
+TSVECTOR_SQL = (
+    "UPDATE {embeddings} SET content_tsvector = to_tsvector('english', content) WHERE content_tsvector IS NULL"
+)
+TERM_FREQUENCIES_SQL = """UPDATE {embeddings} AS e
+   SET term_frequencies = counted.frequencies, document_length = counted.length
+  FROM (SELECT d.id,
+               COALESCE(jsonb_object_agg(l.lexeme, cardinality(l.positions)) FILTER (WHERE l.lexeme IS NOT NULL),
+                        '{{}}'::jsonb) AS frequencies,
+               COALESCE(sum(cardinality(l.positions)), 0)::integer AS length
+          FROM {embeddings} AS d LEFT JOIN LATERAL unnest(d.content_tsvector) AS l ON true
+         WHERE d.term_frequencies IS NULL OR d.document_length IS NULL
+         GROUP BY d.id) AS counted
+ WHERE e.id = counted.id"""
+STATISTICS_SQL = """INSERT INTO {statistics}
+       (collection_id, total_documents, avg_document_length, term_document_counts, last_updated)
+SELECT docs.collection_id, docs.total, docs.average, COALESCE(terms.counts, '{{}}'::jsonb), CURRENT_TIMESTAMP
+  FROM (SELECT tenant_id::text || ':' || collection AS collection_id, count(*) AS total,
+               COALESCE(avg(document_length), 0) AS average
+          FROM {embeddings} GROUP BY 1) AS docs
+  LEFT JOIN (SELECT collection_id, jsonb_object_agg(term, documents) AS counts
+               FROM (SELECT e.tenant_id::text || ':' || e.collection AS collection_id, t.term, count(*) AS documents
+                       FROM {embeddings} AS e, jsonb_object_keys(e.term_frequencies) AS t(term)
+                      GROUP BY 1, 2) AS per_term
+              GROUP BY collection_id) AS terms ON terms.collection_id = docs.collection_id
+ON CONFLICT (collection_id) DO UPDATE
+   SET total_documents = EXCLUDED.total_documents, avg_document_length = EXCLUDED.avg_document_length,
+       term_document_counts = EXCLUDED.term_document_counts, last_updated = EXCLUDED.last_updated"""
