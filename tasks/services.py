@@ -9,8 +9,10 @@ each, by conditional updates the database decides:
   status change, which also writes the `task_state_transitions` row);
 - a delegation increments `delegation_count` only while it is below
   `max_delegations`, in the same UPDATE (`task_delegate`);
-- an idempotent creation holds a transaction-level advisory lock on its key
-  while it looks the key up and creates the task (`task_create`).
+- an idempotent creation inserts its key in the transaction that creates the
+  task; a duplicate waits on the key's unique index, then replays the first
+  response (`task_create`);
+- escalation runners lock due tasks with SKIP LOCKED (`task_escalate_due`).
 
 Who may do what (README, "Agents and tasks"): admin, service and gateway keys
 (and operators, commands) anything within their tenant; an agent key works
@@ -106,10 +108,6 @@ class Actor:
     @property
     def is_agent(self) -> bool:
         return self.key_type == KeyType.AGENT
-
-    @property
-    def is_user(self) -> bool:
-        return self.key_type == KeyType.USER
 
     def audit(self) -> dict[str, Any]:
         """Who acted, for history metadata (`transitioned_by` holds only an agent)."""
