@@ -184,3 +184,20 @@ LOGGING = {
 # models.E034 caps index names at 30 characters for Oracle; PostgreSQL allows 63
 # and the spec names indexes such as idx_task_delegation_history_task (32).
 SILENCED_SYSTEM_CHECKS = ["models.E034"]
+
+# --- tasks: agents, tasks, idempotent creation, auto-escalation -------------------
+#: An agent is online when its last heartbeat is at most this old.
+MCPADMIN_AGENT_ONLINE_WINDOW_SECONDS = env.int("MCPADMIN_AGENT_ONLINE_WINDOW_SECONDS", default=60)
+#: How long an Idempotency-Key of POST /api/v1/tasks is remembered (manage.py purge_idempotency_keys removes it).
+MCPADMIN_IDEMPOTENCY_TTL_SECONDS = env.int("MCPADMIN_IDEMPOTENCY_TTL_SECONDS", default=86400)
+#: How long a duplicate request waits for the first one with the same key before answering 409 + Retry-After.
+MCPADMIN_IDEMPOTENCY_WAIT_SECONDS = env.int("MCPADMIN_IDEMPOTENCY_WAIT_SECONDS", default=10)
+#: One OpenAPI enum per choice set of the tasks app (status of tasks and of agents share a field name).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "TaskStatusEnum": "tasks.models.TaskStatus",
+        "TaskPriorityEnum": "tasks.models.TaskPriority",
+        "AgentStatusEnum": "tasks.models.AgentStatus",
+        "DelegationTypeEnum": "tasks.models.DelegationType",
+    }
+)

@@ -237,13 +237,18 @@ class TaskIdempotencyKey(models.Model):
     """The spec's `task_idempotency_keys`, plus the tenant and request fingerprint that correctness needs.
 
     The spec makes `idempotency_key` the whole primary key, so the stored value
-    is scoped by tenant (see tasks.services) for two tenants to use one key.
+    is scoped by tenant: `<tenant id>:<SHA-256 of the client's key>` (101
+    characters, see `tasks.services.idempotency_storage_key`), and two tenants
+    may use the same key.
     """
 
     idempotency_key = models.CharField(max_length=255, primary_key=True)
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="idempotency_keys")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     request_fingerprint = models.CharField(max_length=64)
+    #: The first response, replayed byte for byte to a retry with the same key and body.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(null=True, blank=True)
     created_at = created_at(null=True)
     expires_at = models.DateTimeField()
 

@@ -49,6 +49,8 @@ def populate() -> None:
         task=task,
         tenant=tenant,
         request_fingerprint="0" * 64,
+        response_status=201,
+        response_body=f'{{"id": "{task.id}"}}',
         expires_at=timezone.now() + timedelta(hours=24),
     )
     flow = factories.workflow(tenant, definition={"steps": []})
