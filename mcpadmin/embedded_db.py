@@ -62,7 +62,9 @@ def ensure_server(data_dir: str | Path, *, database: str | None = None) -> Embed
 
 
 def _start(path: Path) -> EmbeddedServer:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # pgserver creates the folder with exist_ok=False outside its lock: processes starting together on a new
+    # folder (gunicorn workers on a fresh machine) would race. The rest of its start-up runs under its lock.
+    path.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
