@@ -328,3 +328,29 @@ class WorkflowExecution(models.Model):
 
     def __str__(self) -> str:
         return f"execution {self.id} of {self.workflow_id} ({self.status})"
+
+
+class WorkflowExecutionIdempotencyKey(models.Model):
+    """`Idempotency-Key`s of POST /workflows/{id}/executions: the same shape as `task_idempotency_keys`.
+
+    A table of its own because the spec's `task_idempotency_keys.task_id` is
+    NOT NULL (an execution is not a task); the stored key has the same
+    format (`<tenant id>:<SHA-256 of the client's key>`), so the two
+    endpoints have separate key spaces.
+    """
+
+    idempotency_key = models.CharField(max_length=255, primary_key=True)
+    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="idempotency_keys")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(null=True, blank=True)
+    created_at = created_at(null=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "workflow_execution_idempotency_keys"
+        indexes = [models.Index(fields=["expires_at"], name="idx_wf_exec_idempotency_expires")]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
