@@ -49,6 +49,7 @@ from tasks.models import (
     TaskPriority,
     TaskStateTransition,
     TaskStatus,
+    WorkflowExecutionIdempotencyKey,
 )
 from tasks.selectors import agents_visible_to, escalation_agent_for, tasks_visible_to
 from tenants.models import Tenant, Workspace
@@ -196,7 +197,6 @@ def agent_create(
     return agent
 
 
-@transaction.atomic
 def agent_update(
     *,
     actor: Actor,
@@ -208,7 +208,37 @@ def agent_update(
     metadata: dict[str, Any] = UNSET,
     status: str = UNSET,
 ) -> Agent:
-    """Changes the given fields. An agent key edits only its own profile, and may not enable or disable itself."""
+    """Changes the given fields. An agent key edits only its own profile, and may not enable or disable itself.
+
+    An agent enabled or given capabilities then picks up the waiting workflow tasks it now qualifies for.
+    """
+    agent = _agent_update(
+        actor=actor,
+        agent_id=agent_id,
+        name=name,
+        description=description,
+        capabilities=capabilities,
+        teams=teams,
+        metadata=metadata,
+        status=status,
+    )
+    if status is not UNSET or capabilities is not UNSET:
+        _dispatch_waiting_tasks(agent)
+    return agent
+
+
+@transaction.atomic
+def _agent_update(
+    *,
+    actor: Actor,
+    agent_id: Any,
+    name: str,
+    description: str,
+    capabilities: list[str],
+    teams: list[str],
+    metadata: dict[str, Any],
+    status: str,
+) -> Agent:
     agent = agents_visible_to(actor).select_for_update().filter(pk=agent_id).first()
     if agent is None:
         raise NotFound("No such agent.")
@@ -240,17 +270,29 @@ def agent_update(
     return agent
 
 
-@transaction.atomic
 def agent_heartbeat(*, actor: Actor, agent_id: Any, now: datetime | None = None) -> Agent:
-    """Records that the agent is alive (`last_seen_at`); an agent key beats only for its own agent."""
-    agent = agents_visible_to(actor).filter(pk=agent_id).first()
-    if agent is None:
-        raise NotFound("No such agent.")
-    if not (actor.manages_tenant or actor.is_agent):
-        raise _not_allowed("This key may not send heartbeats.")
-    agent.last_seen_at = now or timezone.now()
-    Agent.objects.filter(pk=agent.pk).update(last_seen_at=agent.last_seen_at, updated_at=agent.last_seen_at)
+    """Records that the agent is alive (`last_seen_at`); an agent key beats only for its own agent.
+
+    Then, in transactions of their own, hands out the waiting workflow tasks
+    this agent qualifies for (README, "Workflows": assignment): an agent
+    coming online picks up what waited for it.
+    """
+    with transaction.atomic():
+        agent = agents_visible_to(actor).filter(pk=agent_id).first()
+        if agent is None:
+            raise NotFound("No such agent.")
+        if not (actor.manages_tenant or actor.is_agent):
+            raise _not_allowed("This key may not send heartbeats.")
+        agent.last_seen_at = now or timezone.now()
+        Agent.objects.filter(pk=agent.pk).update(last_seen_at=agent.last_seen_at, updated_at=agent.last_seen_at)
+    _dispatch_waiting_tasks(agent)
     return agent
+
+
+def _dispatch_waiting_tasks(agent: Agent) -> None:
+    from tasks.workflow_services import workflow_tasks_dispatch
+
+    workflow_tasks_dispatch(agent=agent)
 
 
 def _assignable_agent(tenant_id: Any, agent_id: Any, field: str) -> Agent:
@@ -301,22 +343,37 @@ class _KeyTaken(Exception):
     """The Idempotency-Key belongs to a committed, unexpired creation: this one is rolled back and that one replayed."""
 
 
+#: The tables of stored Idempotency-Keys and the column naming what each key created.
+IDEMPOTENCY_TABLES = {
+    TaskIdempotencyKey: ("task_idempotency_keys", "task_id"),
+    WorkflowExecutionIdempotencyKey: ("workflow_execution_idempotency_keys", "execution_id"),
+}
+
 _CLAIM_KEY_SQL = """
 WITH bounded_wait AS MATERIALIZED (SELECT set_config('lock_timeout', %(wait)s, true))
-INSERT INTO task_idempotency_keys AS k (idempotency_key, task_id, tenant_id, request_fingerprint, response_status,
-                                        response_body, created_at, expires_at)
-SELECT %(key)s, %(task_id)s, %(tenant_id)s, %(fingerprint)s, 201, %(body)s, %(now)s, %(expires_at)s FROM bounded_wait
+INSERT INTO {table} AS k (idempotency_key, {created}, tenant_id, request_fingerprint, response_status,
+                          response_body, created_at, expires_at)
+SELECT %(key)s, %(created_id)s, %(tenant_id)s, %(fingerprint)s, 201, %(body)s, %(now)s, %(expires_at)s FROM bounded_wait
     ON CONFLICT (idempotency_key) DO UPDATE
-   SET task_id = EXCLUDED.task_id, tenant_id = EXCLUDED.tenant_id, request_fingerprint = EXCLUDED.request_fingerprint,
-       response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body,
-       created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+   SET {created} = EXCLUDED.{created}, tenant_id = EXCLUDED.tenant_id,
+       request_fingerprint = EXCLUDED.request_fingerprint, response_status = EXCLUDED.response_status,
+       response_body = EXCLUDED.response_body, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
  WHERE k.expires_at <= EXCLUDED.created_at
 RETURNING 1
 """
 
 
-def _claim_idempotency_key(*, stored_key: str, task: Task, fingerprint: str, body: str | None, now: datetime) -> None:
-    """Records the key and the first response, in the transaction that creates the task (one statement).
+def claim_idempotency_key(
+    *,
+    model: type[TaskIdempotencyKey] | type[WorkflowExecutionIdempotencyKey],
+    stored_key: str,
+    created_id: Any,
+    tenant_id: Any,
+    fingerprint: str,
+    body: str | None,
+    now: datetime,
+) -> None:
+    """Records the key and the first response, in the transaction that creates the object (one statement).
 
     A request with the same key that has not committed yet makes this INSERT
     wait on the primary key's index entry (at most
@@ -325,11 +382,12 @@ def _claim_idempotency_key(*, stored_key: str, task: Task, fingerprint: str, bod
     it rolls back instead, this INSERT goes through. An expired key is taken
     over.
     """
+    table, created_column = IDEMPOTENCY_TABLES[model]
     params = {
         "wait": f"{settings.MCPADMIN_IDEMPOTENCY_WAIT_SECONDS}s",
         "key": stored_key,
-        "task_id": task.pk,
-        "tenant_id": task.tenant_id,
+        "created_id": created_id,
+        "tenant_id": tenant_id,
         "fingerprint": fingerprint,
         "body": body,
         "now": now,
@@ -337,7 +395,7 @@ def _claim_idempotency_key(*, stored_key: str, task: Task, fingerprint: str, bod
     }
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_KEY_SQL, params)
+            cursor.execute(_CLAIM_KEY_SQL.format(table=table, created=created_column), params)
             claimed = cursor.fetchone() is not None
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
@@ -345,6 +403,34 @@ def _claim_idempotency_key(*, stored_key: str, task: Task, fingerprint: str, bod
         raise _in_flight() from error
     if not claimed:
         raise _KeyTaken
+
+
+def previous_creation(
+    *,
+    model: type[TaskIdempotencyKey] | type[WorkflowExecutionIdempotencyKey],
+    stored_key: str,
+    fingerprint: str,
+    refusal: Exception,
+) -> Any:
+    """The stored first creation for a key whose creation was refused or lost the race; re-raises otherwise.
+
+    A retry of a creation that succeeded is answered by that creation, even
+    if the same body would be refused now (its agent was disabled since, for
+    instance). The same key with another body is 422.
+    """
+    previous = model.objects.filter(idempotency_key=stored_key, expires_at__gt=timezone.now()).first()
+    if previous is None:
+        if isinstance(refusal, _KeyTaken):  # it expired or its object was deleted a moment ago
+            raise _in_flight() from refusal
+        raise refusal
+    if previous.request_fingerprint != fingerprint:
+        raise DomainError(
+            "idempotency_mismatch",
+            "This Idempotency-Key was used with a different request body.",
+            {"Idempotency-Key": ["already used with a different request body"]},
+            status_code=422,
+        ) from refusal
+    return previous
 
 
 def _in_flight() -> Conflict:
@@ -444,20 +530,9 @@ def task_create(
             claim=(stored_key, request_fingerprint),
         )
     except (DomainError, _KeyTaken) as refusal:
-        # A retry of a creation that succeeded is answered by that creation, even if the
-        # same body would be refused now (its agent was disabled since, for instance).
-        previous = TaskIdempotencyKey.objects.filter(idempotency_key=stored_key, expires_at__gt=timezone.now()).first()
-        if previous is None:
-            if isinstance(refusal, _KeyTaken):  # it expired or its task was deleted a moment ago
-                raise _in_flight() from refusal
-            raise
-        if previous.request_fingerprint != request_fingerprint:
-            raise DomainError(
-                "idempotency_mismatch",
-                "This Idempotency-Key was used with a different request body.",
-                {"Idempotency-Key": ["already used with a different request body"]},
-                status_code=422,
-            ) from refusal
+        previous = previous_creation(
+            model=TaskIdempotencyKey, stored_key=stored_key, fingerprint=request_fingerprint, refusal=refusal
+        )
         return TaskCreation(
             task_id=previous.task_id,
             replayed=True,
@@ -483,6 +558,26 @@ def _task_insert(
         workspace_id=values["workspace_id"],
     )
     now = timezone.now()
+    task = insert_task(values=values, agent=agent, actor=actor, now=now)
+    body = render(task) if render is not None else None
+    if claim is not None:
+        stored_key, fingerprint = claim
+        claim_idempotency_key(
+            model=TaskIdempotencyKey,
+            stored_key=stored_key,
+            created_id=task.pk,
+            tenant_id=task.tenant_id,
+            fingerprint=fingerprint,
+            body=body,
+            now=now,
+        )
+    return TaskCreation(task_id=task.pk, replayed=False, task=task, response_status=201, response_body=body)
+
+
+def insert_task(
+    *, values: dict[str, Any], agent: Agent | None, actor: Actor, now: datetime, reason: str = "created"
+) -> Task:
+    """The task row (`assigned` to `agent`, else `pending`) and its first history row; checks are the caller's."""
     task = Task.objects.create(
         **values,
         status=TaskStatus.ASSIGNED if agent else TaskStatus.PENDING,
@@ -497,15 +592,11 @@ def _task_insert(
         from_status=None,
         to_status=task.status,
         transitioned_by_id=actor.agent_id,
-        reason="created",
+        reason=reason,
         metadata={"actor": actor.audit()},
         created_at=now,
     )
-    body = render(task) if render is not None else None
-    if claim is not None:
-        stored_key, fingerprint = claim
-        _claim_idempotency_key(stored_key=stored_key, task=task, fingerprint=fingerprint, body=body, now=now)
-    return TaskCreation(task_id=task.pk, replayed=False, task=task, response_status=201, response_body=body)
+    return task
 
 
 def _visible_task(actor: Actor, task_id: Any) -> Task:
@@ -635,6 +726,11 @@ def _change_status(
     """
     if not state_machine.is_allowed(task.status, to_status):
         raise _illegal(task.status, to_status)
+    if task.workflow_execution_id is not None:
+        # Before the task's row: every writer of an execution's tasks takes the execution first, so the
+        # engine (which holds it and may cancel sibling tasks) never waits for a task row held by someone
+        # who waits for the execution.
+        lock_execution(task.workflow_execution_id)
     _announce_status_change(task.pk, to_status)
     matching = Task.objects.filter(pk=task.pk, status=task.status, assigned_agent_id=task.assigned_agent_id)
     if condition is not None:
@@ -655,15 +751,27 @@ def _change_status(
     return TransitionResult(task=task, transition=transition)
 
 
+def lock_execution(execution_id: Any) -> None:
+    """Locks a workflow execution's row until the transaction ends (FOR NO KEY UPDATE: inserting tasks that
+    reference it is not blocked)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM workflow_executions WHERE id = %s FOR NO KEY UPDATE", [execution_id])
+
+
 def _on_status_changed(*, task: Task, transition: TaskStateTransition) -> None:
     """Hook point: runs inside the transaction of every status change, after its history row is written.
 
     Whatever must happen atomically with a status change goes here, so that
-    it holds for the API, the admin and the commands alike. Workflows (issue
-    7) add here: when `task.status` is final and `task.workflow_execution_id`
-    is set, advance that execution (lock it, record the step's outcome) — an
-    error raised here rolls the status change back with it.
+    it holds for the API, the admin and the commands alike. A task of a
+    workflow execution that ends (completed, failed, cancelled) advances its
+    execution here, under the execution's row lock taken by
+    `_change_status`: an error raised here rolls the status change back with
+    it.
     """
+    if task.workflow_execution_id is not None:
+        from tasks.workflow_services import execution_on_task_changed
+
+        execution_on_task_changed(task=task, transition=transition)
 
 
 def _authorize_transition(actor: Actor, task: Task, to_status: str) -> None:
