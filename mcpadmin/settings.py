@@ -201,3 +201,14 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "DelegationTypeEnum": "tasks.models.DelegationType",
     }
 )
+
+# --- tasks: workflows (issue 7) -----------------------------------------------------
+#: One OpenAPI enum per choice set of workflows (their status, executions' and steps' statuses share field names).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "WorkflowStatusEnum": "tasks.models.WorkflowStatus",
+        "WorkflowTypeEnum": "tasks.models.WorkflowType",
+        "WorkflowExecutionStatusEnum": "tasks.models.ExecutionStatus",
+        "WorkflowStepStatusEnum": "tasks.workflow_services.STEP_STATUSES",
+    }
+)

@@ -3,9 +3,12 @@
 from rest_framework.routers import SimpleRouter
 
 from tasks.api import AgentViewSet, TaskViewSet
+from tasks.workflow_api import WorkflowExecutionViewSet, WorkflowViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("agents", AgentViewSet, basename="agent")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("workflows", WorkflowViewSet, basename="workflow")
+router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")
 
 urlpatterns = router.urls
