@@ -158,8 +158,9 @@ def parse_path(source: str) -> Path:
     if source[offset] != "$":
         raise ExpressionError("expected a path starting with '$'", offset)
     path, end = _read_path(source, offset)
-    if source[end:].strip():
-        raise ExpressionError("unexpected text after the path", end)
+    rest = source[end:]
+    if rest.strip():
+        raise ExpressionError("unexpected text after the path", end + len(rest) - len(rest.lstrip()))
     return path
 
 

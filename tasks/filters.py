@@ -37,6 +37,8 @@ class TaskFilter(django_filters.FilterSet):
     assigned_agent_id = django_filters.UUIDFilter(field_name="assigned_agent_id")
     parent_task_id = django_filters.UUIDFilter(field_name="parent_task_id")
     workspace_id = django_filters.UUIDFilter(field_name="workspace_id")
+    workflow_execution_id = django_filters.UUIDFilter(field_name="workflow_execution_id")
+    workflow_step = django_filters.CharFilter(field_name="workflow_step")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(
@@ -47,6 +49,6 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = Task
         fields = [
-            "status", "priority", "assigned_agent_id", "parent_task_id", "workspace_id", "created_after",
-            "created_before",
+            "status", "priority", "assigned_agent_id", "parent_task_id", "workspace_id", "workflow_execution_id",
+            "workflow_step", "created_after", "created_before",
         ]  # fmt: skip

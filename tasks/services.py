@@ -1073,9 +1073,9 @@ def task_escalate_due(*, actor: Actor, now: datetime | None = None, batch_size: 
 # --- idempotency keys -----------------------------------------------------------------------------------------
 
 _PURGE_SQL = """
-DELETE FROM task_idempotency_keys
+DELETE FROM {table}
  WHERE ctid = ANY(ARRAY(
-       SELECT ctid FROM task_idempotency_keys
+       SELECT ctid FROM {table}
         WHERE expires_at <= %s
         LIMIT %s
           FOR UPDATE SKIP LOCKED))
@@ -1083,17 +1083,20 @@ DELETE FROM task_idempotency_keys
 
 
 def idempotency_key_purge_expired(*, now: datetime | None = None, batch_size: int = 1000) -> int:
-    """Deletes expired keys, `batch_size` per transaction (short locks); returns how many.
+    """Deletes expired keys (of task creation and of workflow executions), `batch_size` per transaction (short
+    locks); returns how many.
 
     Safe to run concurrently: each batch locks its rows with SKIP LOCKED, so
     two purgers delete disjoint rows and never wait for each other.
     """
     now = now or timezone.now()
     total = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_PURGE_SQL, [now, batch_size])
-            deleted = cursor.rowcount
-        total += deleted
-        if deleted < batch_size:
-            return total
+    for table, _ in IDEMPOTENCY_TABLES.values():
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(_PURGE_SQL.format(table=table), [now, batch_size])
+                deleted = cursor.rowcount
+            total += deleted
+            if deleted < batch_size:
+                break
+    return total

@@ -320,6 +320,8 @@ def _schema_errors(document: dict[str, Any], errors: DefinitionErrors) -> None:
             continue
         if error.validator == "pattern":
             message = _PATTERN_MESSAGES.get(error.validator_value, error.message)
+        elif error.validator == "minLength" and error.validator_value == 1:
+            message = "must not be empty"
         elif error.validator == "minItems":
             message = f"needs at least {error.validator_value} item(s)"
         else:

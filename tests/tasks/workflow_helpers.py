@@ -55,8 +55,12 @@ class Worker:
 def worker(tenant: Any, name: str | None = None, *, online: bool = True, **fields: Any) -> Worker:
     if online:
         fields.setdefault("last_seen_at", timezone.now())
+    status = fields.pop("status", "active")
     agent = factories.agent(tenant, name=name or factories.unique("worker"), **fields)
     issued = factories.issued_key(tenant, "agent", agent=agent)
+    if status != "active":  # keys are issued to active agents only
+        agent.status = status
+        agent.save(update_fields=["status"])
     return Worker(agent=agent, api=factories.client_for(issued.raw_key))
 
 

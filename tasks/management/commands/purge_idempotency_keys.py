@@ -1,4 +1,4 @@
-"""`manage.py purge_idempotency_keys`: delete expired Idempotency-Keys of task creation, in batches."""
+"""`manage.py purge_idempotency_keys`: delete expired Idempotency-Keys (tasks, workflow executions), in batches."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from tasks.services import idempotency_key_purge_expired
 
 class Command(BaseCommand):
     help = (
-        "Delete task_idempotency_keys rows whose expires_at has passed, --batch-size per transaction. "
+        "Delete task_idempotency_keys and workflow_execution_idempotency_keys rows whose expires_at has passed, "
+        "--batch-size per transaction. "
         "Safe to run concurrently (each batch locks its rows with SKIP LOCKED)."
     )
 
