@@ -15,7 +15,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status
+from rest_framework import generics, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -23,7 +23,7 @@ from rest_framework.response import Response
 
 from apikeys import policy
 from mcpadmin.api.serializers import StrictSerializer
-from mcpadmin.api.views import TenantScopedViewSet
+from mcpadmin.api.views import PlatformViewMixin, TenantScopedViewSet
 from tasks import state_machine
 from tasks.filters import AgentFilter, TaskFilter
 from tasks.models import Agent, AgentStatus, DelegationType, Task, TaskPriority, TaskStatus
@@ -43,6 +43,7 @@ from tasks.services import (
     task_update,
     validate_idempotency_key,
 )
+from tenants.selectors import workspace_for
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -397,3 +398,41 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
         """Transitions and delegations in time order. Transitions with from_status = to_status are escalations."""
         task = self.get_object()
         return Response(HistoryEventSerializer(task_history(task.pk), many=True).data)
+
+
+# --- tasks of a workspace -------------------------------------------------------------------------------------
+
+
+class ForeignTaskSerializer(TaskSerializer):
+    """A task of a public workspace shown to a key of another tenant: the owning tenant's agents, keys and links
+    stay within it (as members' names do)."""
+
+    REDACTED = ("assigned_agent_id", "parent_task_id", "workflow_execution_id", "created_by_key_id")
+
+    def to_representation(self, task: Task) -> dict[str, Any]:
+        data = super().to_representation(task)
+        return {**data, **dict.fromkeys(self.REDACTED), "metadata": {}}
+
+
+@extend_schema(tags=["tasks"])
+class WorkspaceTaskListView(PlatformViewMixin, generics.ListAPIView):
+    """The tasks of one workspace, for every caller that may read the workspace (README, "Workspaces").
+
+    Crosses tenants on purpose, for reading only: a `public` workspace's tasks are listed to keys of any
+    tenant, without the owning tenant's agent, key and link ids. A workspace the caller may not read is 404.
+    """
+
+    service = "tasks"
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+    queryset = Task.objects.all()
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
+        workspace, _ = workspace_for(self.principal, self.kwargs["workspace_id"])
+        self.foreign = workspace.tenant_id != self.principal.tenant_id
+        return Task.objects.filter(workspace=workspace).order_by("-created_at", "id")
+
+    def get_serializer_class(self) -> Any:
+        return ForeignTaskSerializer if getattr(self, "foreign", False) else TaskSerializer

@@ -21,6 +21,7 @@ from tasks.models import (
     WorkflowExecution,
 )
 from tenants.models import TenantConfig
+from tenants.selectors import workspaces_visible_to
 
 if TYPE_CHECKING:
     from tasks.services import Actor
@@ -60,17 +61,24 @@ def tasks_shared_with(agent_id: Any) -> QuerySet[TaskDelegationHistory]:
 def tasks_visible_to(actor: Actor) -> QuerySet[Task]:
     """What a caller may see; everything else is 404 to it.
 
-    Operators and commands: every task. Admin, service, gateway and user keys:
-    their tenant's tasks. Agent keys: the tasks assigned to their agent and the
-    tasks delegated to it for collaboration, supervision or consultation
-    (read-only for it; a handoff moves the task itself).
+    Operators and commands: every task. Admin, service and gateway keys:
+    their tenant's tasks. User keys: their tenant's tasks outside workspaces,
+    and those of the workspaces they may read. Agent keys: the tasks assigned
+    to their agent, the tasks delegated to it for collaboration, supervision
+    or consultation (read-only for it; a handoff moves the task itself), and
+    the tasks of the workspaces it may read (README, "Workspaces").
     """
     tasks = Task.objects.all()
     if actor.tenant_id is not None:
         tasks = tasks.filter(tenant_id=actor.tenant_id)
+    if actor.manages_tenant:
+        return tasks
+    readable_workspaces = Q(workspace_id__in=workspaces_visible_to(actor.principal).values("pk"))
     if actor.is_agent:
-        tasks = tasks.filter(Q(assigned_agent_id=actor.agent_id) | Q(pk__in=tasks_shared_with(actor.agent_id)))
-    return tasks
+        return tasks.filter(
+            Q(assigned_agent_id=actor.agent_id) | Q(pk__in=tasks_shared_with(actor.agent_id)) | readable_workspaces
+        )
+    return tasks.filter(Q(workspace_id__isnull=True) | readable_workspaces)
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)

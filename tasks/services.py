@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apikeys.models import KeyType
+from apikeys.services import Principal
 from mcpadmin.api.errors import Conflict, DomainError, Forbidden, NotFound
 from tasks import state_machine
 from tasks.models import (
@@ -52,7 +53,15 @@ from tasks.models import (
     WorkflowExecutionIdempotencyKey,
 )
 from tasks.selectors import agents_visible_to, escalation_agent_for, tasks_visible_to
-from tenants.models import Tenant, Workspace
+from tenants.models import MemberRole, Tenant, Workspace
+from tenants.workspace_access import (
+    MANAGE_CONTENT,
+    READ,
+    WRITE_CONTENT,
+    WorkspaceAccess,
+    access_for,
+    access_of_agent,
+)
 
 UNSET: Any = object()
 MANAGING_KEY_TYPES = frozenset({KeyType.ADMIN, KeyType.SERVICE, KeyType.GATEWAY})
@@ -81,6 +90,8 @@ class Actor:
     key_type: str | None = None
     agent_id: Any = None
     operator: str | None = None
+    #: The calling key (API callers): workspaces decide by it (`tenants.workspace_access`).
+    key: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def for_principal(cls, principal: Any) -> Actor:
@@ -91,7 +102,13 @@ class Actor:
             key_id=key.id,
             key_type=key.key_type,
             agent_id=key.agent_id if key.key_type == KeyType.AGENT else None,
+            key=key,
         )
+
+    @property
+    def principal(self) -> Any:
+        """The caller as `tenants.workspace_access` sees it; None for operators and commands."""
+        return Principal(key=self.key) if self.key is not None else None
 
     @classmethod
     def for_operator(cls, username: str) -> Actor:
@@ -156,6 +173,46 @@ def _clean_object(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _invalid(field, f"{field} must be an object.")
     return value
+
+
+# --- workspaces -----------------------------------------------------------------------------------------------
+# A task of a workspace is also under the workspace's rules (README, "Workspaces": tasks in a workspace), decided
+# by `tenants.workspace_access` from the caller's key: reading needs READ there, creating and working WRITE_CONTENT
+# (contributor and above), cancelling or editing others' tasks MANAGE_CONTENT (moderator and above). Tenant
+# authority (admin, service, gateway keys; operators; commands) may do everything.
+
+OPERATOR_ACCESS = WorkspaceAccess(visible=True, role=MemberRole.OWNER, tenant_authority=True)
+
+
+def _workspace_access(actor: Actor, workspace: Workspace) -> WorkspaceAccess:
+    return OPERATOR_ACCESS if actor.key is None else access_for(actor.principal, workspace)
+
+
+def _task_workspace_access(actor: Actor, task: Task) -> WorkspaceAccess | None:
+    """The caller's standing in the task's workspace; None for a task outside workspaces."""
+    if task.workspace_id is None:
+        return None
+    return _workspace_access(actor, Workspace.objects.get(pk=task.workspace_id))
+
+
+def _workspace_forbidden(access: WorkspaceAccess, action: str, message: str) -> Forbidden:
+    return Forbidden("workspace_forbidden", message, {"action": action, "role": access.role})
+
+
+def _check_worker_of(workspace_id: Any, agent: Agent, field: str, *, handoff: bool = True) -> None:
+    """A workspace's task goes to (or is handed off to) agents that may write there; it is shared for reading
+    (collaboration, supervision, consultation) with agents that may read there. 409 otherwise."""
+    if workspace_id is None:
+        return
+    access = access_of_agent(agent, Workspace.objects.get(pk=workspace_id))
+    action = WRITE_CONTENT if handoff else READ
+    if not access.can(action):
+        raise Conflict(
+            "agent_lacks_workspace_role",
+            "A task of a workspace is worked by agents that may write there (contributor or above) and shared "
+            "with agents that may read it.",
+            {field: [str(agent.pk)], "action": action, "role": access.role},
+        )
 
 
 # --- agents ---------------------------------------------------------------------------------------------------
@@ -442,13 +499,21 @@ def _in_flight() -> Conflict:
 
 
 def _creation_references(
-    tenant_id: Any, *, assigned_agent_id: Any, parent_task_id: Any, workspace_id: Any
+    actor: Actor, tenant_id: Any, *, assigned_agent_id: Any, parent_task_id: Any, workspace_id: Any
 ) -> Agent | None:
+    if workspace_id:
+        workspace = Workspace.objects.filter(pk=workspace_id, tenant_id=tenant_id).first()
+        access = _workspace_access(actor, workspace) if workspace is not None else None
+        if access is None or not access.visible:
+            raise _invalid("workspace_id", "No such workspace in this tenant.")
+        if not access.can(WRITE_CONTENT):
+            message = "Creating a task in this workspace needs a contributor's role there."
+            raise _workspace_forbidden(access, WRITE_CONTENT, message)
     agent = _assignable_agent(tenant_id, assigned_agent_id, "assigned_agent_id") if assigned_agent_id else None
-    if parent_task_id and not Task.objects.filter(pk=parent_task_id, tenant_id=tenant_id).exists():
+    if agent is not None:
+        _check_worker_of(workspace_id, agent, "assigned_agent_id")
+    if parent_task_id and not tasks_visible_to(actor).filter(pk=parent_task_id, tenant_id=tenant_id).exists():
         raise _invalid("parent_task_id", "No such task in this tenant.")
-    if workspace_id and not Workspace.objects.filter(pk=workspace_id, tenant_id=tenant_id).exists():
-        raise _invalid("workspace_id", "No such workspace in this tenant.")
     return agent
 
 
@@ -493,8 +558,8 @@ def task_create(
     statement.
     """
     _check_tenant(actor, tenant.id)
-    if actor.is_agent:
-        raise _not_allowed("Agent keys do not create tasks.")
+    if actor.is_agent and not workspace_id:
+        raise _not_allowed("Agent keys create tasks only in workspaces where they contribute.")
     if priority not in TaskPriority.values:
         raise _invalid("priority", f"priority must be one of {', '.join(TaskPriority.values)}.")
     if not 0 <= max_retries <= MAX_RETRIES_LIMIT:
@@ -552,6 +617,7 @@ def _task_insert(
 ) -> TaskCreation:
     tenant = values["tenant"]
     agent = _creation_references(
+        actor,
         tenant.id,
         assigned_agent_id=assigned_agent_id,
         parent_task_id=values["parent_task_id"],
@@ -618,10 +684,16 @@ def task_update(
     auto_escalate: bool = UNSET,
     escalation_timeout: timedelta | None = UNSET,
 ) -> Task:
-    """Changes what a task asks for, while it is not final; its status changes only through `task_transition`."""
+    """Changes what a task asks for, while it is not final; its status changes only through `task_transition`.
+
+    Tenant keys edit any task; in a workspace, an agent edits the tasks it created (contributor and above)
+    and others' (moderator and above)."""
     task = _visible_task(actor, task_id)
-    if not actor.manages_tenant:
-        raise _not_allowed("Only admin, service and gateway keys edit tasks.")
+    if not _may_manage(actor, task):
+        raise _not_allowed(
+            "Only admin, service and gateway keys edit tasks (in a workspace: its moderators, and contributors "
+            "their own tasks)."
+        )
     changes: dict[str, Any] = {}
     if title is not UNSET:
         changes["title"] = _clean_text(title, "title", MAX_TITLE_LENGTH, required=True)
@@ -774,16 +846,38 @@ def _on_status_changed(*, task: Task, transition: TaskStateTransition) -> None:
         execution_on_task_changed(task=task, transition=transition)
 
 
+def _may_manage(actor: Actor, task: Task) -> bool:
+    """Cancel and edit: tenant keys; in a workspace, agents with MANAGE_CONTENT, or WRITE_CONTENT for their own."""
+    if actor.manages_tenant:
+        return True
+    access = _task_workspace_access(actor, task) if actor.is_agent else None
+    if access is None:
+        return False
+    own = task.created_by_key_id is not None and task.created_by_key_id == actor.key_id
+    return access.can(MANAGE_CONTENT) or (own and access.can(WRITE_CONTENT))
+
+
+def _check_may_work(actor: Actor, task: Task) -> None:
+    """The assignee of a workspace's task works it while it may write there."""
+    access = _task_workspace_access(actor, task)
+    if access is not None and not access.can(WRITE_CONTENT):
+        message = "Working a task of this workspace needs a contributor's role there."
+        raise _workspace_forbidden(access, WRITE_CONTENT, message)
+
+
 def _authorize_transition(actor: Actor, task: Task, to_status: str) -> None:
     if actor.manages_tenant:
         return
     if actor.is_agent:
+        if to_status == TaskStatus.CANCELLED and _may_manage(actor, task):
+            return
         if task.assigned_agent_id != actor.agent_id:
             raise Forbidden(
                 "not_task_owner", "Only the task's assigned agent works it; a delegate may only read it.", {}
             )
         if to_status not in state_machine.ASSIGNEE_TARGETS:
             raise _not_allowed(f"The assigned agent may not move its task to {to_status}.", to_status=to_status)
+        _check_may_work(actor, task)
         return
     if to_status == TaskStatus.CANCELLED and task.created_by_key_id == actor.key_id:
         return
@@ -832,10 +926,9 @@ def task_transition(
         if task.status == TaskStatus.PENDING:
             if agent_id is None:
                 raise _invalid("agent_id", "Assigning a pending task needs agent_id.")
-            changes = {
-                "assigned_agent_id": _assignable_agent(task.tenant_id, agent_id, "agent_id").pk,
-                "assigned_at": now,
-            }
+            agent = _assignable_agent(task.tenant_id, agent_id, "agent_id")
+            _check_worker_of(task.workspace_id, agent, "agent_id")
+            changes = {"assigned_agent_id": agent.pk, "assigned_at": now}
         elif agent_id is not None and str(agent_id) != str(task.assigned_agent_id):
             raise _invalid("agent_id", "A handed-off task is accepted by the agent it was handed to.")
     elif to_status == TaskStatus.IN_PROGRESS:
@@ -909,9 +1002,12 @@ def task_delegate(
         if actor.is_agent:
             raise Forbidden("not_task_owner", "Only the task's assigned agent delegates it.", {})
         raise _not_allowed("A user key does not delegate tasks.")
+    if not actor.manages_tenant:
+        _check_may_work(actor, task)
     if state_machine.is_final(task.status):
         raise _final(task)
     target = _assignable_agent(task.tenant_id, to_agent_id, "to_agent_id")
+    _check_worker_of(task.workspace_id, target, "to_agent_id", handoff=delegation_type == DelegationType.HANDOFF)
     if target.pk == task.assigned_agent_id:
         raise Conflict(
             "delegate_is_assignee", "The task is already assigned to that agent.", {"to_agent_id": [str(target.pk)]}

@@ -102,3 +102,28 @@ def access_for(principal: Any, workspace: Workspace, *, membership_role: str | N
     if workspace.visibility == WorkspaceVisibility.TEAM and _shares_team(principal.key.agent, workspace):
         return WorkspaceAccess(visible=True)
     return WorkspaceAccess(visible=open_to_tenant)
+
+
+@dataclass(frozen=True)
+class _AgentItself:
+    """An agent as if it called with its own key: for rules about an agent that is not the caller (an assignee)."""
+
+    agent: Any
+    key_type: str = KeyType.AGENT
+
+    @property
+    def tenant_id(self) -> Any:
+        return self.agent.tenant_id
+
+    @property
+    def agent_id(self) -> Any:
+        return self.agent.pk
+
+    @property
+    def key(self) -> Any:
+        return self  # `key.agent`, as on a principal
+
+
+def access_of_agent(agent: Any, workspace: Workspace) -> WorkspaceAccess:
+    """The standing `agent` has in `workspace` by its membership, team tags and the visibility."""
+    return access_for(_AgentItself(agent), workspace)
