@@ -21,8 +21,10 @@ from tasks.models import (
     TaskDelegationHistory,
     TaskIdempotencyKey,
     TaskStateTransition,
-    WorkflowExecution,
+    WorkflowExecutionIdempotencyKey,
 )
+from tasks.services import Actor
+from tasks.workflow_services import execution_start, workflow_create, workflow_transition
 from tenants.models import WorkspaceMember
 from tests import factories
 
@@ -53,10 +55,27 @@ def populate() -> None:
         response_body=f'{{"id": "{task.id}"}}',
         expires_at=timezone.now() + timedelta(hours=24),
     )
-    flow = factories.workflow(tenant, definition={"steps": []})
-    execution = WorkflowExecution.objects.create(tenant=tenant, workflow=flow)
-    task.workflow_execution = execution
-    task.save(update_fields=["workflow_execution"])
+    operator_actor = Actor.for_command("sample_data")
+    flow = workflow_create(
+        actor=operator_actor,
+        tenant=tenant,
+        name=factories.unique("review"),
+        workflow_type="sequential",
+        definition={
+            "steps": [{"id": "review", "task": {"title": "Review {{ $.input.pr }}", "capabilities": ["code"]}}]
+        },
+    )
+    workflow_transition(actor=operator_actor, workflow_id=flow.pk, to_status="active")
+    execution = execution_start(actor=operator_actor, workflow_id=flow.pk, input_data={"pr": 7}).execution
+    WorkflowExecutionIdempotencyKey.objects.create(
+        idempotency_key=f"{tenant.id}:sample-run",
+        execution=execution,
+        tenant=tenant,
+        request_fingerprint="0" * 64,
+        response_status=201,
+        response_body=f'{{"id": "{execution.id}"}}',
+        expires_at=timezone.now() + timedelta(hours=24),
+    )
 
     Embedding.objects.create(
         tenant=tenant,
