@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -95,6 +95,8 @@ OPEN_TASK_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.DE
 ENGINE_METADATA = "workflow_engine"
 ENGINE = Actor(source="workflow", operator="workflow engine")
 DISPATCH_BATCH = 50
+#: A map step's items are kept in the execution's state: their number is bounded.
+MAX_MAP_ITEMS = 10_000
 
 
 def _now_text(now: datetime) -> str:
@@ -135,11 +137,13 @@ def workflow_create(
     name = _clean_text(name, "name", MAX_NAME_LENGTH, required=True)
     description = _clean_text(description, "description", 10_000, required=False)
     validate_definition(workflow_type, definition, tenant_id=tenant.id)
-    if Workflow.objects.filter(tenant=tenant, name=name).exists():
-        raise Conflict("workflow_exists", f"The tenant has a workflow named {name!r}.", {"name": [name]})
-    return Workflow.objects.create(
-        tenant=tenant, name=name, description=description, workflow_type=workflow_type, definition=definition
-    )
+    try:
+        with transaction.atomic():
+            return Workflow.objects.create(
+                tenant=tenant, name=name, description=description, workflow_type=workflow_type, definition=definition
+            )
+    except IntegrityError as error:
+        raise Conflict("workflow_exists", f"The tenant has a workflow named {name!r}.", {"name": [name]}) from error
 
 
 @transaction.atomic
@@ -158,17 +162,19 @@ def workflow_update(
         )
     if name is not UNSET:
         workflow.name = _clean_text(name, "name", MAX_NAME_LENGTH, required=True)
-        if Workflow.objects.filter(tenant_id=workflow.tenant_id, name=workflow.name).exclude(pk=workflow.pk).exists():
-            raise Conflict(
-                "workflow_exists", f"The tenant has a workflow named {workflow.name!r}.", {"name": [workflow.name]}
-            )
     if description is not UNSET:
         workflow.description = _clean_text(description, "description", 10_000, required=False)
     if definition is not UNSET and definition != workflow.definition:
         validate_definition(workflow.workflow_type, definition, tenant_id=workflow.tenant_id)
         workflow.definition = definition
         workflow.version = F("version") + 1
-    workflow.save()
+    try:
+        with transaction.atomic():
+            workflow.save()
+    except IntegrityError as error:
+        raise Conflict(
+            "workflow_exists", f"The tenant has a workflow named {workflow.name!r}.", {"name": [workflow.name]}
+        ) from error
     workflow.refresh_from_db()
     return workflow
 
@@ -346,12 +352,9 @@ def _check_input(plan: Plan, input_data: dict[str, Any]) -> None:
     for node in plan.nodes:
         if node.kind == MAP_NODE and node.items is not None and node.items.segments[:1] == ("input",):
             items = node.items.resolve({"input": input_data})
-            if not isinstance(items, list) or not items:
-                raise DomainError(
-                    "invalid",
-                    f"The map step {node.id!r} reads its items from {node.items.source}: a non-empty list is needed.",
-                    {"input": [f"{node.items.source} must be a non-empty list"]},
-                )
+            if not isinstance(items, list) or not 0 < len(items) <= MAX_MAP_ITEMS:
+                problem = f"{node.items.source} must be a non-empty list of at most {MAX_MAP_ITEMS} items"
+                raise DomainError("invalid", f"The map step {node.id!r} cannot run: {problem}.", {"input": [problem]})
 
 
 def _initial_state(workflow: Workflow, plan: Plan) -> dict[str, Any]:
@@ -743,8 +746,9 @@ class _Run:
             self._start_slot(node, 0)
         elif node.kind == MAP_NODE:
             items = node.items.resolve(self.context()) if node.items is not None else None
-            if not isinstance(items, list) or not items:
-                self._settle_node(node, FAILED, error=f"{node.items.source} is not a non-empty list")
+            if not isinstance(items, list) or not 0 < len(items) <= MAX_MAP_ITEMS:
+                problem = f"{node.items.source} is not a non-empty list of at most {MAX_MAP_ITEMS} items"
+                self._settle_node(node, FAILED, error=problem)
                 return
             node_state["items"] = items
             node_state["slots"] = [{"status": WAITING, "item": index} for index in range(len(items))]
@@ -864,7 +868,7 @@ class _Run:
                 item = failed[0]["item"]
                 self._settle_node(node, FAILED, error=f"item {item}: {failed[0].get('error')}")
             elif all(slot["status"] in SETTLED for slot in slots):
-                self._settle_node(node, COMPLETED, output=[slot.get("output") for slot in slots])
+                self._settle_node(node, COMPLETED, output=[slot.pop("output", None) for slot in slots])
         else:
             needed = {"all": node.count, "first": 1}.get(node.gather, node.quorum)
             if len(completed) >= needed:
@@ -975,6 +979,9 @@ class _Run:
             return False
         self.state.pop("held_iteration", None)
         self.state["iteration"] = iteration + 1
+        # Tasks of earlier iterations are ignored when they end (no reference: nothing to advance); keep the
+        # state's size bounded by one iteration.
+        self.state["tasks"] = {}
         for node in plan.nodes:
             node_state = self.node_state(node.id)
             node_state.update(status=WAITING, slots=[], started_at=None, finished_at=None)

@@ -180,3 +180,18 @@ def test_cancelling_an_execution_while_its_tasks_complete():
         tasks = Task.objects.filter(workflow_execution=execution)
         assert set(tasks.values_list("status", flat=True)) <= {"completed", "cancelled"}
         assert not tasks.filter(workflow_step="c").exclude(status="cancelled").exists()
+
+
+def test_racing_creations_with_one_name_create_one_workflow():
+    tenant = factories.service_tenant()
+    raw_key = factories.issued_key(tenant, "admin").raw_key
+    body = {
+        "name": "same",
+        "workflow_type": "sequential",
+        "definition": {"steps": [{"id": "a", "task": {"title": "t"}}]},
+    }
+
+    def create(_: int) -> int:
+        return factories.client_for(raw_key).post("/api/v1/workflows", body, format="json").status_code
+
+    assert Counter(run_concurrently(6, create)) == {201: 1, 409: 5}

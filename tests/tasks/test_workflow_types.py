@@ -419,10 +419,12 @@ def test_map_reduce_whose_list_turns_out_empty_fails(tenant, admin_api):
     reducer.complete(reducer.only_task(), {"hits": []})
     done = execution(admin_api, started["id"])
     assert done["status"] == "failed"
-    assert done["error_message"] == "step summarise failed: $.steps.search.output.hits is not a non-empty list"
+    assert done["error_message"] == (
+        "step summarise failed: $.steps.search.output.hits is not a non-empty list of at most 10000 items"
+    )
 
 
-@pytest.mark.parametrize("documents", [[], None, "not a list", {"a": 1}])
+@pytest.mark.parametrize("documents", [[], None, "not a list", {"a": 1}, list(range(10_001))])
 def test_map_reduce_over_an_empty_or_missing_input_list_is_refused_at_start(tenant, admin_api, documents):
     workflow = active_workflow(admin_api, "map_reduce", map_reduce())
     body = {"input": {} if documents is None else {"documents": documents}}
