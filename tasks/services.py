@@ -17,8 +17,15 @@ each, by conditional updates the database decides:
 Who may do what (README, "Agents and tasks"): admin, service and gateway keys
 (and operators, commands) anything within their tenant; an agent key works
 the tasks assigned to its agent and reads those delegated to it; a user key
-reads, creates, and cancels the tasks it created. A caller that may see an
-object but not change it gets 403; one that may not see it, 404.
+reads, creates, and cancels the tasks it created. A task of a workspace is
+also under the workspace's rules (README, "Workspaces"). A caller that may
+see an object but not change it gets 403; one that may not see it, 404.
+
+Workflows (`tasks.workflow_services`) hook in at two places: every status
+change of a workflow's task locks its execution first and advances it in
+the same transaction (`_change_status`, `_on_status_changed`), and an agent
+that appears (heartbeat, enabled, new capabilities) picks up the workflow
+tasks waiting for it.
 """
 
 from __future__ import annotations
