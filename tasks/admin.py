@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
@@ -367,9 +367,13 @@ class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
         fixed = ("tenant", "workflow_type", "status", "version", "created_at", "updated_at")
         return (*fixed, "name", "description", "definition") if obj.status in RETIRED_WORKFLOW_STATUSES else fixed
 
-    @admin.display(description="running")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
+        running = Count("executions", filter=Q(executions__status=ExecutionStatus.RUNNING))
+        return super().get_queryset(request).annotate(running_count=running)
+
+    @admin.display(description="running", ordering="running_count")
     def running_executions(self, obj: Workflow) -> int:
-        return obj.executions.filter(status=ExecutionStatus.RUNNING).count()
+        return obj.running_count
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # archived, not deleted: executions and their tasks keep their workflow

@@ -500,3 +500,21 @@ def test_a_refused_start_stores_no_key_so_a_corrected_retry_works(admin_api):
     admin_api.post(f"/api/v1/workflows/{workflow_id}/transition", {"to_status": "active"}, format="json")
     response = start(admin_api, workflow_id, {}, "early")
     assert (response.status_code, "Idempotent-Replayed" in response) == (201, False)
+
+
+def test_lists_cost_the_same_number_of_queries_for_one_row_or_many(tenant, admin_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    workflow_id = active_workflow(admin_api, "sequential", SEQUENTIAL)
+    run(admin_api, workflow_id)
+    counts = []
+    for _ in range(2):
+        for url in ("/api/v1/workflows", "/api/v1/workflow-executions", f"/api/v1/workflows/{workflow_id}/executions"):
+            with CaptureQueriesContext(connection) as queries:
+                assert admin_api.get(url).status_code == 200
+            counts.append(len(queries))
+        for _ in range(4):
+            run(admin_api, active_workflow(admin_api, "sequential", SEQUENTIAL))
+            run(admin_api, workflow_id)
+    assert counts[:3] == counts[3:]
