@@ -16,6 +16,19 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    require_migrated()
+
+
+def require_migrated() -> None:
+    """Benchmarks run on the configured database as it is: refuse one with unapplied migrations."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in pending[:5])
+        raise SystemExit(f"the database has {len(pending)} unapplied migration(s) ({names}, ...): run `make migrate`")
 
 
 def percentile(values: list[float], fraction: float) -> float:
