@@ -334,9 +334,12 @@ class SearchResult:
     notes: list[str]
     timings_ms: dict[str, float]
     vector_method: str | None = None
+    #: The two candidate lists, as fused (for the admin's console).
+    text_list: ScoredList = field(default_factory=ScoredList)
+    vector_list: ScoredList = field(default_factory=ScoredList)
 
 
-def _documents(collection: Collection, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+def documents_by_id(collection: Collection, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -427,7 +430,7 @@ def search(
     mode_used = "hybrid" if use_text and use_vectors else ("bm25" if use_text else "vector")
 
     step = time.perf_counter()
-    rows = _documents(collection, [hit.id for hit in fused])
+    rows = documents_by_id(collection, [hit.id for hit in fused])
     timings["fetch"] = _ms(step)
     results = []
     for hit in fused:
@@ -445,7 +448,7 @@ def search(
             }
         )
     timings["total"] = _ms(started)
-    return SearchResult(mode, mode_used, results, text.terms, notes, timings, vectors.method or None)
+    return SearchResult(mode, mode_used, results, text.terms, notes, timings, vectors.method or None, text, vectors)
 
 
 # --- Statistics ----------------------------------------------------------------------------------------------------

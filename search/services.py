@@ -95,8 +95,16 @@ def invalid_item(index: int, field_name: str, message: str) -> DomainError:
 
 
 def text_search_config_exists(name: str) -> bool:
+    """Whether `name` is a text-search configuration (`pg_ts_config`): visible by its name, or schema-qualified."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regconfig(%s) IS NOT NULL", [name])
+        cursor.execute(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace
+                            WHERE (c.cfgname = %s AND pg_ts_config_is_visible(c.oid))
+                               OR n.nspname || '.' || c.cfgname = %s)
+            """,
+            [name, name],
+        )
         return bool(cursor.fetchone()[0])
 
 
