@@ -69,6 +69,8 @@ class ScoredList:
     method: str = ""
     terms: list[str] = field(default_factory=list)
     passes: int = 0
+    #: Terms whose documents were not scored, because they could not reach the top (BM25).
+    pruned: list[str] = field(default_factory=list)
 
 
 def collection_named(tenant: Tenant | Any, name: str) -> Collection | None:
@@ -189,6 +191,7 @@ def bm25_search(*, collection: Collection, query: str, limit: int, filters: Docu
             bound += term.upper_bound
             useless.add(term.term)
         remaining = [t.term for t in present if t.term not in useless and t.term not in first]
+        result.pruned = sorted(useless - set(first))
         if remaining:
             hits += _score_pass(scope, params, or_tsquery(remaining, excluding=first), limit)
             hits.sort(key=lambda hit: (-hit[1], hit[0]))

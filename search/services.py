@@ -22,10 +22,14 @@ it.
 
 Upserts. A document with an external id replaces the collection's document
 with that id; one without replaces the document of the same model with the
-same content (SHA-256) and no external id. Documents are locked in id order,
-content keys through advisory locks in sorted order, stripes before either:
-writers cannot deadlock each other, and a unique violation from a concurrent
-insert of the same external id retries the batch.
+same content (SHA-256) and no external id. The documents to replace are
+locked first, in id order; new ones are then inserted, external ids in sorted
+order with ON CONFLICT DO NOTHING (a writer that meets another's insert of the
+same id waits for it, skips it, and then replaces that document if it can lock
+it without waiting, else starts the batch over). No writer waits for a lock
+out of order, so writers cannot deadlock each other or deletes (see
+`documents_ingest`); a deadlock with some other writer of the table is
+detected by PostgreSQL and retries the batch.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import hashlib
 import json
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,7 +58,9 @@ MAX_BATCH_DOCUMENTS = 1000
 MAX_BATCH_BYTES = 10 * 1024 * 1024
 #: Second key of the advisory lock that lets one process fold a collection's statistics.
 FOLD_LOCK = -1
-_ATTEMPTS = 4
+#: Documents without an external id are deduplicated by content under this many advisory locks per model.
+CONTENT_LOCK_BUCKETS = 64
+_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -360,34 +367,52 @@ def _register_dimensions(collection: Collection, documents: Sequence[DocumentInp
                 )
 
 
-def _existing_documents(collection: Collection, documents: Sequence[DocumentInput]) -> list[UUID | None]:
-    """The id of the document each input replaces (locked until commit), or None for a new one."""
+def _lock_content_keys(collection: Collection, documents: Sequence[DocumentInput]) -> None:
+    """Writers of one content key (documents without external id) take turns: no unique index covers them.
+
+    Keys are hashed into CONTENT_LOCK_BUCKETS advisory locks per model, taken in sorted order: a big batch
+    holds a bounded number of locks (the lock table is shared by the whole server).
+    """
+    buckets = sorted(
+        {(d.model, int(d.content_hash[:8], 16) % CONTENT_LOCK_BUCKETS) for d in documents if d.external_id is None}
+    )
+    if buckets:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k ORDER BY k",
+                [[f"{collection.id}\x1f{model}\x1f{bucket}" for model, bucket in buckets]],
+            )
+
+
+def _existing_documents(
+    collection: Collection, documents: Sequence[DocumentInput], *, skip_locked: bool = False
+) -> list[UUID | None]:
+    """The id of the document each input replaces, or None; those rows are locked (in id order) until commit.
+
+    With `skip_locked`, rows another transaction holds are left out instead of waited for.
+    """
     by_external = [d.external_id for d in documents if d.external_id is not None]
     by_content = sorted({(d.model, d.content_hash) for d in documents if d.external_id is None})
     found_external: dict[str, UUID] = {}
     found_content: dict[tuple[str, str], UUID] = {}
-    scope = [collection.tenant_id, collection.name]
     with connection.cursor() as cursor:
-        if by_content:
-            # No unique index covers content keys: concurrent writers of one key take turns here.
-            cursor.execute(
-                """
-                SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
-                  FROM unnest(%s::text[]) AS k ORDER BY k
-                """,
-                [[f"{collection.id}\x1f{model}\x1f{content_hash}" for model, content_hash in by_content]],
-            )
         cursor.execute(
-            """
+            f"""
             SELECT id, external_id, model, content_hash FROM embeddings
              WHERE tenant_id = %s AND collection = %s
                AND (external_id = ANY(%s)
                     OR (external_id IS NULL AND (model, content_hash) IN
                         (SELECT * FROM unnest(%s::text[], %s::text[]))))
              ORDER BY id
-               FOR UPDATE
+             FOR UPDATE {"SKIP LOCKED" if skip_locked else ""}
             """,
-            [*scope, by_external, [m for m, _ in by_content], [h for _, h in by_content]],
+            [
+                collection.tenant_id,
+                collection.name,
+                by_external,
+                [model for model, _ in by_content],
+                [content_hash for _, content_hash in by_content],
+            ],
         )
         for document_id, external_id, model, content_hash in cursor.fetchall():
             if external_id is not None:
@@ -400,9 +425,11 @@ def _existing_documents(collection: Collection, documents: Sequence[DocumentInpu
     ]
 
 
-# One statement, one snapshot: analyse the batch, compute the statistics deltas (new documents +1 per
-# term, replaced ones -1), write the documents (with idf_scores from the statistics after this batch),
-# and add the deltas to this writer's stripe.
+# One statement, one snapshot: analyse the batch, write the documents, and add to this writer's stripe what
+# was really written (+1 per term of each inserted or updated document, -1 per term of each replaced one).
+# A new document whose external id another transaction inserted meanwhile is skipped (ON CONFLICT DO
+# NOTHING, after waiting for that transaction) and is not counted; the caller then replaces it.
+# idf_scores use the statistics after the batch as attempted (a snapshot by nature: later writes change them).
 _INGEST_SQL = """
 WITH input AS (
     SELECT * FROM unnest(
@@ -417,23 +444,19 @@ WITH input AS (
 ), replaced AS (
     SELECT e.id, e.term_frequencies, e.document_length FROM embeddings e
      WHERE e.id IN (SELECT replaces FROM input WHERE replaces IS NOT NULL)
-), term_delta AS (
+), attempted_delta AS (
     SELECT term, sum(delta)::int AS delta FROM (
         SELECT jsonb_object_keys(tf) AS term, 1 AS delta FROM analyzed
         UNION ALL
         SELECT jsonb_object_keys(term_frequencies), -1 FROM replaced WHERE term_frequencies IS NOT NULL
     ) AS d GROUP BY term
-), totals AS (
-    SELECT (SELECT count(*) FROM analyzed) - (SELECT count(*) FROM replaced) AS documents,
-           (SELECT coalesce(sum(len), 0) FROM analyzed)
-             - (SELECT coalesce(sum(document_length), 0) FROM replaced) AS total_length
 ), documents_after AS (
     SELECT (SELECT coalesce(sum(documents), 0) FROM search_collection_counters
-             WHERE collection_id = %(collection_id)s) + totals.documents AS n
-      FROM totals
+             WHERE collection_id = %(collection_id)s)
+           + (SELECT count(*) FROM analyzed) - (SELECT count(*) FROM replaced) AS n
 ), idf AS (
     SELECT jsonb_object_agg(d.term, ln(1 + (GREATEST(n.n - df.df, 0) + 0.5) / (df.df + 0.5))::float8) AS by_term
-      FROM term_delta d CROSS JOIN documents_after n
+      FROM attempted_delta d CROSS JOIN documents_after n
       CROSS JOIN LATERAL (
           SELECT (coalesce(sum(s.document_count), 0) + d.delta)::int AS df FROM search_term_stats s
            WHERE s.collection_id = %(collection_id)s AND s.term = d.term
@@ -456,7 +479,9 @@ WITH input AS (
            p.model, vector_dims(p.vec), p.agent_id, p.task_type, p.cost_usd, p.generation_time_ms, p.tsv, p.tf,
            p.len, p.idf_scores, p.metadata, now(), now()
       FROM prepared p WHERE p.replaces IS NULL
-    RETURNING id
+     ORDER BY p.external_id  -- every writer takes external ids in one order: no deadlock between them
+    ON CONFLICT (tenant_id, collection, external_id) WHERE external_id IS NOT NULL DO NOTHING
+    RETURNING id, term_frequencies, document_length
 ), updated AS (
     UPDATE embeddings e
        SET external_id = p.external_id, content = p.content, content_hash = p.content_hash, embedding = p.vec,
@@ -465,19 +490,32 @@ WITH input AS (
            generation_time_ms = p.generation_time_ms, content_tsvector = p.tsv, term_frequencies = p.tf,
            document_length = p.len, idf_scores = p.idf_scores, metadata = p.metadata, updated_at = now()
       FROM prepared p WHERE e.id = p.replaces
-    RETURNING e.id
+    RETURNING e.id, e.term_frequencies, e.document_length
+), written_delta AS (
+    SELECT term, sum(delta)::int AS delta FROM (
+        SELECT jsonb_object_keys(term_frequencies) AS term, 1 AS delta FROM inserted
+        UNION ALL
+        SELECT jsonb_object_keys(term_frequencies), 1 FROM updated
+        UNION ALL
+        SELECT jsonb_object_keys(term_frequencies), -1 FROM replaced WHERE term_frequencies IS NOT NULL
+    ) AS d GROUP BY term
 ), term_stats AS (
     INSERT INTO search_term_stats AS s (collection_id, term, stripe, document_count)
-    SELECT %(collection_id)s, term, %(stripe)s, delta FROM term_delta WHERE delta <> 0 ORDER BY term
+    SELECT %(collection_id)s, term, %(stripe)s, delta FROM written_delta WHERE delta <> 0 ORDER BY term
     ON CONFLICT (collection_id, term, stripe) DO UPDATE SET document_count = s.document_count + EXCLUDED.document_count
 ), counters AS (
     INSERT INTO search_collection_counters AS c (collection_id, stripe, documents, total_length, writes)
-    SELECT %(collection_id)s, %(stripe)s, documents, total_length, 1 FROM totals
+    SELECT %(collection_id)s, %(stripe)s,
+           (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated) - (SELECT count(*) FROM replaced),
+           (SELECT coalesce(sum(document_length), 0) FROM inserted)
+             + (SELECT coalesce(sum(document_length), 0) FROM updated)
+             - (SELECT coalesce(sum(document_length), 0) FROM replaced),
+           1
     ON CONFLICT (collection_id, stripe) DO UPDATE
        SET documents = c.documents + EXCLUDED.documents, total_length = c.total_length + EXCLUDED.total_length,
            writes = c.writes + 1
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated)
+SELECT id FROM inserted
 """
 
 
@@ -508,12 +546,21 @@ def _ingest_params(
     return params, ids
 
 
+class _RetryBatch(Exception):
+    """The batch met a concurrent write it cannot absorb without taking a lock out of order: run it again."""
+
+
 def _retrying(operation: Any) -> Any:
     """Runs `operation` in a transaction, again after a deadlock or a concurrent insert of the same key."""
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 return operation()
+        except _RetryBatch:
+            logger.info("retrying a search write that met a concurrent insert (attempt %s)", attempt)
+            if attempt == _ATTEMPTS:
+                raise Conflict("conflict", "Concurrent writes of the same documents kept conflicting; retry.") from None
+            time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311
         except (IntegrityError, OperationalError) as error:
             cause = getattr(error, "__cause__", None)
             sqlstate = getattr(cause, "sqlstate", None)
@@ -522,7 +569,18 @@ def _retrying(operation: Any) -> Any:
                     raise Conflict("conflict", "A concurrent write conflicted with this batch; retry it.") from error
                 raise
             logger.info("retrying a search write after %s (attempt %s)", sqlstate, attempt)
+            time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311
     raise AssertionError("unreachable")
+
+
+def _write_documents(
+    collection: Collection, documents: Sequence[DocumentInput], replaces: list[UUID | None], stripe: int
+) -> tuple[list[UUID], set[UUID]]:
+    """One run of _INGEST_SQL: the ids of the documents (new or replaced) and the set of those inserted."""
+    params, ids = _ingest_params(collection, documents, replaces, stripe)
+    with connection.cursor() as cursor:
+        cursor.execute(_INGEST_SQL, params)
+        return ids, {row[0] for row in cursor.fetchall()}
 
 
 def documents_ingest(*, tenant: Tenant, collection: str, documents: Sequence[DocumentInput]) -> IngestResult:
@@ -530,6 +588,11 @@ def documents_ingest(*, tenant: Tenant, collection: str, documents: Sequence[Doc
 
     The collection is created (analyzer `english`) when it does not exist yet.
     A 400 names the first failing document (index and field); nothing is written then.
+
+    Locks, in this order (so that writers cannot deadlock one another or deletes): a stripe; content-key
+    buckets; the rows to replace, in id order; new documents' external ids, inserted in sorted order
+    (ON CONFLICT DO NOTHING waits for a concurrent insert of the same id and skips it; that document is
+    then replaced if its row can be locked without waiting, else the batch starts over, rolled back).
     """
     _check_batch(documents)
 
@@ -537,12 +600,33 @@ def documents_ingest(*, tenant: Tenant, collection: str, documents: Sequence[Doc
         target = _collection_for_write(tenant, collection)
         stripe = acquire_stripe(target.id)
         _register_dimensions(target, documents)
-        replaces = _existing_documents(target, documents)
-        params, ids = _ingest_params(target, documents, replaces, stripe)
-        with connection.cursor() as cursor:
-            cursor.execute(_INGEST_SQL, params)
+        _lock_content_keys(target, documents)
+        outcome: dict[int, tuple[UUID, bool]] = {}
+        everything = list(range(len(documents)))
+        locked = _existing_documents(target, documents)
+        fresh = [index for index in everything if locked[index] is None]
+        if fresh:
+            ids, inserted = _write_documents(target, [documents[i] for i in fresh], [None] * len(fresh), stripe)
+            outcome |= {index: (ids[n], True) for n, index in enumerate(fresh) if ids[n] in inserted}
+            # Another writer inserted some of them meanwhile (and committed: ON CONFLICT waited for it). Their
+            # rows are locked now only if that needs no waiting: a wait here, out of id order, could deadlock.
+            skipped = [index for index in fresh if index not in outcome]
+            if skipped:
+                for index, existing in zip(
+                    skipped,
+                    _existing_documents(target, [documents[i] for i in skipped], skip_locked=True),
+                    strict=True,
+                ):
+                    locked[index] = existing
+        present = [index for index in everything if index not in outcome and locked[index] is not None]
+        if present:
+            replaces = [locked[index] for index in present]
+            _write_documents(target, [documents[index] for index in present], replaces, stripe)
+            outcome |= {index: (locked[index], False) for index in present}
+        if len(outcome) < len(documents):
+            raise _RetryBatch  # rolled back, locks released: the next attempt locks those rows in order
         _fold_after_commit(target.id)
-        return IngestResult(target, [(ids[i], replaces[i] is None) for i in range(len(documents))])
+        return IngestResult(target, [outcome[i] for i in everything])
 
     return _retrying(write)
 
