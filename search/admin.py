@@ -156,11 +156,11 @@ class CollectionAdmin(ReadOnlyAdmin):
         stats = collection_statistics(obj, top_terms=25)
         terms = ", ".join(f"{t['term']} ({t['document_count']})" for t in stats["top_terms"]) or "-"
         return format_html(
-            "{} documents, total length {}, average length {:.2f}, {} distinct terms<br>"
+            "{} documents, total length {}, average length {}, {} distinct terms<br>"
             "models: {}<br>most frequent terms: {}<br>embedding_statistics row {} (folded {})",
             stats["total_documents"],
             stats["total_length"],
-            stats["avg_document_length"],
+            f"{stats['avg_document_length']:.2f}",
             stats["unique_terms"],
             ", ".join(f"{m['model']} ({m['dimension']})" for m in stats["models"]) or "-",
             terms,

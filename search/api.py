@@ -7,14 +7,14 @@ Searching is a read (user keys may search); ingest and deletes are writes.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -41,27 +41,36 @@ from tenants.models import Workspace
 MAX_SEARCH_BYTES = 1024 * 1024
 
 
-class BoundedJSONParser(JSONParser):
-    """JSON bodies up to `max_bytes` (413 beyond). NaN and Infinity parse, so that validation can name them."""
+class BoundedJSONParser(BaseParser):
+    """JSON bodies up to `max_bytes` (413 beyond, as JSON). NaN and Infinity parse, so that validation names them.
 
+    Not a JSONParser subclass: DRF would read those through `request.body`, capped by Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML 400; this one reads the stream itself, up to its limit.
+    """
+
+    media_type = "application/json"
     max_bytes = MAX_BATCH_BYTES
-    strict = False
+
+    def _too_large(self) -> DomainError:
+        return DomainError(
+            "payload_too_large",
+            f"The body exceeds the limit of {self.max_bytes} bytes ({self.max_bytes // (1024 * 1024)} MB).",
+            {"limit_bytes": self.max_bytes},
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if (declared and declared.isdigit() and int(declared) > self.max_bytes) or stream is None:
-            body = b"x" * (self.max_bytes + 1) if declared else b""
-        else:
-            body = stream.read(self.max_bytes + 1)
+        declared = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large()
+        body = stream.read(self.max_bytes + 1) if stream is not None else b""
         if len(body) > self.max_bytes:
-            raise DomainError(
-                "payload_too_large",
-                f"The body exceeds the limit of {self.max_bytes} bytes ({self.max_bytes // (1024 * 1024)} MB).",
-                {"limit_bytes": self.max_bytes},
-                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+            raise self._too_large()
+        try:
+            return json.loads(body.decode((parser_context or {}).get("encoding") or "utf-8"))
+        except ValueError as error:
+            raise ParseError(f"JSON parse error - {error}") from error
 
 
 class SearchBodyParser(BoundedJSONParser):
