@@ -16,7 +16,14 @@ from django.utils.html import format_html
 
 from mcpadmin.api.errors import DomainError
 from search.filters import DocumentFilters
-from search.models import Collection, CollectionCounter, Embedding, EmbeddingStatistics
+from search.models import (
+    Collection,
+    CollectionCounter,
+    CollectionModel,
+    Embedding,
+    EmbeddingStatistics,
+    TermStatistic,
+)
 from search.selectors import collection_statistics, collection_stats_problems, documents_by_id, search
 from search.services import collection_stats_fold, collection_stats_rebuild
 from search.vectors import vector_problem
@@ -229,3 +236,28 @@ class CollectionAdmin(ReadOnlyAdmin):
                     vector_rows=_console_rows(result.vector_list.hits, k, documents),
                 )
         return TemplateResponse(request, "admin/search/console.html", context)
+
+
+@admin.register(CollectionModel)
+class CollectionModelAdmin(ReadOnlyAdmin):
+    list_display = ("collection", "model", "dimension", "created_at")
+    list_select_related = ("collection",)
+    search_fields = ("model", "collection__name")
+
+
+@admin.register(CollectionCounter)
+class CollectionCounterAdmin(ReadOnlyAdmin):
+    """Stripes of document counts: their sums are a collection's figures (see search/services.py)."""
+
+    list_display = ("collection", "stripe", "documents", "total_length", "writes")
+    list_select_related = ("collection",)
+
+
+@admin.register(TermStatistic)
+class TermStatisticAdmin(ReadOnlyAdmin):
+    """Stripes of document frequencies: a term's figure is the sum of its stripes."""
+
+    list_display = ("collection", "term", "stripe", "document_count")
+    list_select_related = ("collection",)
+    search_fields = ("=term",)
+    show_full_result_count = False

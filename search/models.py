@@ -138,7 +138,6 @@ class Collection(models.Model):
 class CollectionModel(models.Model):
     """The dimension of an embedding model within a collection: fixed by its first vector."""
 
-    pk = models.CompositePrimaryKey("collection_id", "model")
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="models", db_index=False)
     model = models.CharField(max_length=255)
     dimension = models.IntegerField()
@@ -147,6 +146,7 @@ class CollectionModel(models.Model):
     class Meta:
         db_table = "search_collection_models"
         constraints = [
+            models.UniqueConstraint(fields=["collection", "model"], name="search_collection_models_key"),
             models.CheckConstraint(
                 condition=Q(dimension__gte=1, dimension__lte=NORMALIZED_DIMENSIONS),
                 name="search_collection_models_dimension_check",
@@ -164,7 +164,6 @@ class CollectionCounter(models.Model):
     writes, so that a fold can tell whether `embedding_statistics` is behind.
     """
 
-    pk = models.CompositePrimaryKey("collection_id", "stripe")
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="counters", db_index=False)
     stripe = models.SmallIntegerField()
     documents = models.BigIntegerField(default=0, db_default=0)
@@ -174,6 +173,7 @@ class CollectionCounter(models.Model):
     class Meta:
         db_table = "search_collection_counters"
         constraints = [
+            models.UniqueConstraint(fields=["collection", "stripe"], name="search_collection_counters_key"),
             models.CheckConstraint(
                 condition=Q(stripe__gte=0, stripe__lt=STAT_STRIPES), name="search_collection_counters_stripe_check"
             ),
@@ -190,7 +190,6 @@ class TermStatistic(models.Model):
     through another); only the sum means something.
     """
 
-    pk = models.CompositePrimaryKey("collection_id", "term", "stripe")
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="term_stats", db_index=False)
     term = models.TextField()
     stripe = models.SmallIntegerField()
@@ -199,6 +198,7 @@ class TermStatistic(models.Model):
     class Meta:
         db_table = "search_term_stats"
         constraints = [
+            models.UniqueConstraint(fields=["collection", "term", "stripe"], name="search_term_stats_key"),
             models.CheckConstraint(
                 condition=Q(stripe__gte=0, stripe__lt=STAT_STRIPES), name="search_term_stats_stripe_check"
             ),

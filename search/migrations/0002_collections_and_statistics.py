@@ -113,12 +113,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="CollectionCounter",
             fields=[
-                (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "collection_id", "stripe", blank=True, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("stripe", models.SmallIntegerField()),
                 ("documents", models.BigIntegerField(db_default=0, default=0)),
                 ("total_length", models.BigIntegerField(db_default=0, default=0)),
@@ -140,12 +135,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="CollectionModel",
             fields=[
-                (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "collection_id", "model", blank=True, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("model", models.CharField(max_length=255)),
                 ("dimension", models.IntegerField()),
                 (
@@ -173,12 +163,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="TermStatistic",
             fields=[
-                (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "collection_id", "term", "stripe", blank=True, editable=False, primary_key=True, serialize=False
-                    ),
-                ),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("term", models.TextField()),
                 ("stripe", models.SmallIntegerField()),
                 ("document_count", models.IntegerField()),
@@ -202,6 +187,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="collectioncounter",
+            constraint=models.UniqueConstraint(fields=("collection", "stripe"), name="search_collection_counters_key"),
+        ),
+        migrations.AddConstraint(
+            model_name="collectioncounter",
             constraint=models.CheckConstraint(
                 condition=models.Q(("stripe__gte", 0), ("stripe__lt", 16)),
                 name="search_collection_counters_stripe_check",
@@ -209,10 +198,18 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="collectionmodel",
+            constraint=models.UniqueConstraint(fields=("collection", "model"), name="search_collection_models_key"),
+        ),
+        migrations.AddConstraint(
+            model_name="collectionmodel",
             constraint=models.CheckConstraint(
                 condition=models.Q(("dimension__gte", 1), ("dimension__lte", 1536)),
                 name="search_collection_models_dimension_check",
             ),
+        ),
+        migrations.AddConstraint(
+            model_name="termstatistic",
+            constraint=models.UniqueConstraint(fields=("collection", "term", "stripe"), name="search_term_stats_key"),
         ),
         migrations.AddConstraint(
             model_name="termstatistic",
