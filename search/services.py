@@ -3,7 +3,9 @@
 Statistics. The source of truth of a collection's BM25 statistics is two side
 tables, written by the same transaction as the documents they describe:
 `search_term_stats` (document frequency per term) and
-`search_collection_counters` (documents, total length). Each has STAT_STRIPES
+`search_collection_counters` (documents, total length). The same transaction
+keeps `search_postings`, the inverted index BM25 queries read: (collection,
+term, document) -> term frequency and document length. Each has STAT_STRIPES
 rows per key. A writer first takes one free stripe of the collection (an
 advisory transaction lock tried stripe by stripe, so concurrent writers get
 different stripes and never wait for one another) and adds its deltas (+1 per
@@ -42,6 +44,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -77,7 +80,7 @@ class DocumentInput:
     generation_time_ms: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return hashlib.sha256(self.content.encode()).hexdigest()
 
@@ -194,24 +197,25 @@ def _stripe_lock_key(collection_id: UUID) -> str:
 def acquire_stripe(collection_id: UUID) -> int:
     """A stripe of the collection no other writer holds, locked until this transaction ends.
 
-    Tries every stripe once from a random start without waiting; only when all
-    are taken does it wait for one (holding no other lock yet, so it cannot deadlock).
+    Tries the stripes in order without waiting, so that n concurrent writers use the first n stripes and
+    the side tables stay small (readers sum fewer rows); only when all are taken does it wait for one,
+    holding no other lock yet, so it cannot deadlock.
     """
-    start = random.randrange(STAT_STRIPES)  # noqa: S311  (load spreading, not security)
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT s FROM (SELECT (%s + g) %% %s AS s FROM generate_series(0, %s - 1) AS g) AS stripes
+            SELECT s FROM generate_series(0, %s - 1) AS s
              WHERE pg_try_advisory_xact_lock(hashtext(%s), s)
              LIMIT 1
             """,
-            [start, STAT_STRIPES, STAT_STRIPES, _stripe_lock_key(collection_id)],
+            [STAT_STRIPES, _stripe_lock_key(collection_id)],
         )
         row = cursor.fetchone()
         if row is not None:
             return int(row[0])
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [_stripe_lock_key(collection_id), start])
-        return start
+        stripe = random.randrange(STAT_STRIPES)  # noqa: S311  (load spreading, not security)
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [_stripe_lock_key(collection_id), stripe])
+        return stripe
 
 
 def lock_all_stripes(collection_id: UUID) -> None:
@@ -499,6 +503,20 @@ WITH input AS (
         UNION ALL
         SELECT jsonb_object_keys(term_frequencies), -1 FROM replaced WHERE term_frequencies IS NOT NULL
     ) AS d GROUP BY term
+), postings_gone AS (
+    -- the terms a replaced document no longer has
+    DELETE FROM search_postings p
+     USING (SELECT r.id, k.term FROM replaced r CROSS JOIN LATERAL jsonb_object_keys(r.term_frequencies) AS k(term)
+             WHERE NOT EXISTS (SELECT 1 FROM prepared n WHERE n.replaces = r.id AND n.tf ? k.term)) AS gone
+     WHERE p.collection_id = %(collection_id)s AND p.term = gone.term AND p.document_id = gone.id
+), postings_set AS (
+    INSERT INTO search_postings AS p (collection_id, term, document_id, term_frequency, document_length)
+    SELECT %(collection_id)s, t.key, w.id, t.value::int, w.document_length
+      FROM (SELECT id, term_frequencies, document_length FROM inserted
+            UNION ALL SELECT id, term_frequencies, document_length FROM updated) AS w
+     CROSS JOIN LATERAL jsonb_each_text(w.term_frequencies) AS t
+    ON CONFLICT (collection_id, term, document_id) DO UPDATE
+       SET term_frequency = EXCLUDED.term_frequency, document_length = EXCLUDED.document_length
 ), term_stats AS (
     INSERT INTO search_term_stats AS s (collection_id, term, stripe, document_count)
     SELECT %(collection_id)s, term, %(stripe)s, delta FROM written_delta WHERE delta <> 0 ORDER BY term
@@ -633,15 +651,19 @@ def documents_ingest(*, tenant: Tenant, collection: str, documents: Sequence[Doc
 
 # --- Delete --------------------------------------------------------------------------------------------------------
 
+# The rows are locked by the statement before (in id order): this one's snapshot then sees everything
+# committed on them, postings included. (Locking in this statement would re-read a row updated meanwhile,
+# but not the postings its updater wrote after this statement's snapshot.)
 _DELETE_SQL = """
 WITH doomed AS (
-    DELETE FROM embeddings WHERE id IN (
-        SELECT e.id FROM embeddings e WHERE {where} ORDER BY e.id FOR UPDATE
-    )
+    DELETE FROM embeddings WHERE id = ANY(%(locked)s::uuid[])
     RETURNING id, term_frequencies, document_length
 ), term_delta AS (
     SELECT term, -count(*)::int AS delta FROM doomed, jsonb_object_keys(doomed.term_frequencies) AS term
      GROUP BY term
+), postings_gone AS (
+    DELETE FROM search_postings p USING doomed d, jsonb_object_keys(d.term_frequencies) AS k(term)
+     WHERE p.collection_id = %(collection_id)s AND p.term = k.term AND p.document_id = d.id
 ), term_stats AS (
     INSERT INTO search_term_stats AS s (collection_id, term, stripe, document_count)
     SELECT %(collection_id)s, term, %(stripe)s, delta FROM term_delta ORDER BY term
@@ -668,15 +690,13 @@ def documents_delete(*, collection: Collection, where: str, params: dict[str, An
         scoped = "e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s AND " + where
         with connection.cursor() as cursor:
             cursor.execute(
-                _DELETE_SQL.format(where=scoped),
-                {
-                    **params,
-                    "tenant_id": collection.tenant_id,
-                    "collection": collection.name,
-                    "collection_id": collection.id,
-                    "stripe": stripe,
-                },
+                f"SELECT e.id FROM embeddings e WHERE {scoped} ORDER BY e.id FOR UPDATE",
+                {**params, "tenant_id": collection.tenant_id, "collection": collection.name},
             )
+            locked = [row[0] for row in cursor.fetchall()]
+            if not locked:
+                return []
+            cursor.execute(_DELETE_SQL, {"locked": locked, "collection_id": collection.id, "stripe": stripe})
             deleted = [row[0] for row in cursor.fetchall()]
         _fold_after_commit(collection.id)
         return deleted
@@ -757,6 +777,21 @@ SELECT coalesce(fresh.term, kept.term), fresh.df, kept.df
  ORDER BY 1
 """
 
+# Postings that differ from the documents' term frequencies and lengths (missing, extra or wrong).
+POSTINGS_DIFF_SQL = """
+WITH fresh AS (
+    SELECT t.key AS term, e.id AS document_id, t.value::int AS term_frequency, e.document_length
+      FROM embeddings e CROSS JOIN LATERAL jsonb_each_text(e.term_frequencies) AS t
+     WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s
+), kept AS (
+    SELECT term, document_id, term_frequency, document_length FROM search_postings
+     WHERE collection_id = %(collection_id)s
+)
+SELECT count(*) FROM fresh FULL JOIN kept USING (term, document_id)
+ WHERE fresh.term_frequency IS DISTINCT FROM kept.term_frequency
+    OR fresh.document_length IS DISTINCT FROM kept.document_length
+"""
+
 COUNTERS_DIFF_SQL = """
 SELECT (SELECT count(*) FROM embeddings e WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s),
        (SELECT coalesce(sum(document_length), 0) FROM embeddings e
@@ -773,6 +808,7 @@ class RebuildReport:
     derived_fixed: int = 0
     idf_refreshed: int = 0
     terms_fixed: int = 0
+    postings_fixed: int = 0
     counters_fixed: bool = False
     models_fixed: int = 0
 
@@ -837,6 +873,18 @@ def collection_stats_rebuild(*, collection: Collection, progress: Any = None) ->
             INSERT INTO search_term_stats (collection_id, term, stripe, document_count)
             SELECT %(collection_id)s, k, 0, count(*) FROM embeddings e, jsonb_object_keys(e.term_frequencies) AS k
              WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s GROUP BY k
+            """,
+            params,
+        )
+        cursor.execute(POSTINGS_DIFF_SQL, params)
+        report.postings_fixed = int(cursor.fetchone()[0])
+        cursor.execute("DELETE FROM search_postings WHERE collection_id = %(collection_id)s", params)
+        cursor.execute(
+            """
+            INSERT INTO search_postings (collection_id, term, document_id, term_frequency, document_length)
+            SELECT %(collection_id)s, t.key, e.id, t.value::int, e.document_length
+              FROM embeddings e CROSS JOIN LATERAL jsonb_each_text(e.term_frequencies) AS t
+             WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s
             """,
             params,
         )

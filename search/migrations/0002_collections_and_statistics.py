@@ -37,13 +37,31 @@ END;
 $$;
 """
 
-# embedding_statistics.collection_id is the spec's VARCHAR, without a foreign key: this trigger
-# removes a collection's row with the collection (also when a tenant's deletion cascades).
+# The inverted index of BM25: one row per (collection, term, document) with the term's frequency in the
+# document and the document's length, kept by the same transaction as the document. Queries read it with
+# index-only scans of the unique index (INCLUDE), never the documents' heap. Not a Django model: nothing
+# but the search services write it, like an index (no primary key beyond that unique index; no foreign
+# keys, whose per-row checks would double the cost of a write).
+POSTINGS_SQL = r"""
+CREATE TABLE mcp.search_postings (
+    collection_id uuid NOT NULL,
+    term text NOT NULL,
+    document_id uuid NOT NULL,
+    term_frequency integer NOT NULL,
+    document_length integer NOT NULL
+);
+CREATE UNIQUE INDEX search_postings_key ON mcp.search_postings (collection_id, term, document_id)
+    INCLUDE (term_frequency, document_length);
+"""
+
+# embedding_statistics.collection_id is the spec's VARCHAR, without a foreign key, and search_postings has
+# none: this trigger removes a collection's rows from both with it (also when a tenant's deletion cascades).
 FORGET_STATISTICS_SQL = r"""
 CREATE FUNCTION mcp.search_collection_forget_statistics() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM mcp.embedding_statistics WHERE collection_id = OLD.id::text;
+    DELETE FROM mcp.search_postings WHERE collection_id = OLD.id;
     RETURN OLD;
 END;
 $$;
@@ -217,6 +235,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("stripe__gte", 0), ("stripe__lt", 16)), name="search_term_stats_stripe_check"
             ),
         ),
+        migrations.RunSQL(POSTINGS_SQL, "DROP TABLE mcp.search_postings"),
         migrations.RunSQL(
             FORGET_STATISTICS_SQL,
             "DROP TRIGGER search_collections_forget_statistics ON mcp.search_collections; "

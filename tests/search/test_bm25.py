@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import random
-
 import bm25s
 import pytest
 from django.db import connection
 
 from search.filters import DocumentFilters
-from search.selectors import K1, bm25_search, or_tsquery, query_terms
+from search.selectors import K1, bm25_search
 from search.services import DocumentInput, collection_create, documents_ingest
-from tests.search.helpers import WORDS, corpus, documents_tokens, ingest, reference_bm25
+from tests.search.helpers import corpus, documents_tokens, ingest, reference_bm25
 
 pytestmark = pytest.mark.django_db
 
@@ -97,50 +95,6 @@ def test_scores_equal_bm25s_lucene_times_k1_plus_1(collection, tenant):
         assert {ids[i] for i in best if scores[i] > cut * (1 + 1e-4)} <= set(ours)
 
 
-def test_pruning_scores_rare_terms_first_and_stays_exact(tenant):
-    """A common term cannot lift a document into the top k: its documents are not scored, results are unchanged."""
-    rng = random.Random(3)
-    documents = [
-        DocumentInput(content=f"common {' '.join(rng.choices(WORDS, k=12))}", model="m", external_id=str(i))
-        for i in range(400)
-    ]
-    documents += [
-        DocumentInput(content=f"zeppelin {'dirigible ' * (i % 3)}common", model="m", external_id=f"rare-{i}")
-        for i in range(15)
-    ]
-    documents += [DocumentInput(content="dirigible over the plain", model="m", external_id="one")]
-    ingest(tenant, "pruned", documents)
-    from search.selectors import collection_named
-
-    target = collection_named(tenant, "pruned")
-    result = bm25_search(collection=target, query="common zeppelin dirigible", limit=10, filters=DocumentFilters())
-    assert result.pruned == ["common"]  # in all 416 documents: it cannot lift one into the top 10 alone
-    reference = reference_bm25(documents_tokens(tenant, "pruned"), result.terms)[:10]
-    assert [i for i, _ in result.hits] == [i for i, _ in reference]
-    assert [s for _, s in result.hits] == pytest.approx([s for _, s in reference], rel=1e-12)
-
-
-def test_a_second_pass_scores_what_the_threshold_cannot_exclude(tenant):
-    rng = random.Random(5)
-    documents = []
-    for i in range(400):
-        words = rng.choices(WORDS, k=10)
-        if i % 16 == 0:
-            words.append("alpha")  # 25 documents
-        if i % 7 == 0:
-            words.append("beta")  # 58 documents: too frequent for the first pass, too useful to skip
-        documents.append(DocumentInput(content=" ".join(words), model="m", external_id=str(i)))
-    ingest(tenant, "passes", documents)
-    from search.selectors import collection_named
-
-    target = collection_named(tenant, "passes")
-    result = bm25_search(collection=target, query="alpha beta", limit=10, filters=DocumentFilters())
-    assert result.passes == 2
-    reference = reference_bm25(documents_tokens(tenant, "passes"), result.terms)[:10]
-    assert [i for i, _ in result.hits] == [i for i, _ in reference]
-    assert [s for _, s in result.hits] == pytest.approx([s for _, s in reference], rel=1e-12)
-
-
 def test_or_semantics(tenant):
     ingest(tenant, "or", [DocumentInput(content=c, model="m") for c in ("red apples", "green pears", "blue sky")])
     from search.selectors import collection_named
@@ -169,7 +123,7 @@ def test_query_terms_go_through_the_collections_analyzer(tenant):
     assert len(english_hits.hits) == 2
     assert simple_hits.terms == ["running"]
     assert len(simple_hits.hits) == 1
-    assert query_terms(simple, "The")[0][0].term == "the"  # 'simple' keeps stop words
+    assert bm25_search(collection=simple, query="The", limit=1, filters=DocumentFilters()).terms == ["the"]
 
 
 def test_long_documents_have_exact_term_frequencies_and_length(tenant):
@@ -199,14 +153,3 @@ def test_filters_restrict_candidates(collection, tenant):
     assert filtered.hits
     assert {i for i, _ in filtered.hits} <= allowed
     assert [h for h in everything.hits if h[0] in allowed] == filtered.hits  # same scores: statistics unchanged
-
-
-@pytest.mark.parametrize("lexeme", ["it's", "back\\slash", "colon:a", "amp&bar", "quote'", "(paren)", "!bang"])
-def test_lexemes_are_quoted_in_tsqueries(sql, lexeme):
-    (matches,) = sql("SELECT array_to_tsvector(ARRAY[%s, 'other']) @@ %s::tsquery", [lexeme, or_tsquery([lexeme])])[0]
-    (excluded,) = sql(
-        "SELECT array_to_tsvector(ARRAY[%s, 'other']) @@ %s::tsquery",
-        [lexeme, or_tsquery(["other"], excluding=[lexeme])],
-    )[0]
-    assert matches is True
-    assert excluded is False
