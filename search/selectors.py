@@ -27,6 +27,7 @@ Hybrid: reciprocal rank fusion of the two candidate lists, computed exactly as
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -38,8 +39,9 @@ from uuid import UUID
 from django.db import connection, transaction
 
 from mcpadmin.api.errors import DomainError
+from mcpadmin.db.prepared import PreparedStatement
 from search.filters import DocumentFilters
-from search.models import NORMALIZED_DIMENSIONS, Collection, CollectionModel, EmbeddingStatistics
+from search.models import NORMALIZED_DIMENSIONS, Collection, EmbeddingStatistics
 from search.vectors import normalized_padded_text, vector_problem
 from tenants.models import Tenant
 
@@ -79,20 +81,22 @@ WITH lexemes AS (
 ), collection AS (
     SELECT sum(documents)::int AS n, sum(total_length)::float8 / NULLIF(sum(documents), 0) AS avgdl
       FROM search_collection_counters WHERE collection_id = %(collection_id)s
-), terms AS (
+), terms AS MATERIALIZED (  -- one ln() per term, not one per posting
     SELECT l.term, ln(1 + (GREATEST(c.n - df.df, 0) + 0.5) / (df.df + 0.5))::float8 AS idf, c.avgdl
       FROM lexemes l CROSS JOIN collection c
      CROSS JOIN LATERAL (SELECT sum(document_count)::int AS df FROM search_term_stats
                           WHERE collection_id = %(collection_id)s AND term = l.term) AS df
      WHERE df.df > 0 AND c.n > 0 AND c.avgdl > 0
-), scored AS (
+), weights AS (
     SELECT p.document_id,
-           sum(((p.term_frequency::float8 * (%(k1)s::float8 + 1))
-                / (p.term_frequency + %(k1)s::float8 * (1 - %(b)s::float8
-                                                        + %(b)s::float8 * (p.document_length / t.avgdl))))
-               * t.idf ORDER BY t.term) AS score
+           ((p.term_frequency::float8 * (%(k1)s::float8 + 1))
+            / (p.term_frequency + %(k1)s::float8 * (1 - %(b)s::float8
+                                                    + %(b)s::float8 * (p.document_length / t.avgdl))))
+           * t.idf AS weight
       FROM terms t JOIN search_postings p ON p.collection_id = %(collection_id)s AND p.term = t.term
-     GROUP BY p.document_id
+     ORDER BY p.document_id, t.term  -- sum() adds its input in this order: a document's terms in lexeme order
+), scored AS (
+    SELECT document_id, sum(weight) AS score FROM weights GROUP BY document_id
 )
 (SELECT NULL::uuid, NULL::float8, (SELECT coalesce(array_agg(term ORDER BY term), '{{}}') FROM lexemes))
 UNION ALL
@@ -101,10 +105,24 @@ UNION ALL
 """
 
 
+_BM25_PARAMETERS = {"config": "text", "query": "text", "collection_id": "uuid", "k1": "float8", "b": "float8",
+                    "limit": "int"}  # fmt: skip
+_BM25_PREPARED = PreparedStatement(
+    "mcpadmin_search_bm25",
+    functools.reduce(
+        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
+        enumerate(_BM25_PARAMETERS, start=1),
+        _BM25_SQL.format(filtered=""),
+    ),
+    param_types=list(_BM25_PARAMETERS.values()),
+)
+
+
 def bm25_search(*, collection: Collection, query: str, limit: int, filters: DocumentFilters) -> ScoredList:
     """The exact BM25 top `limit` of the collection's documents that pass `filters`.
 
     Postings are read through index-only scans; the documents' rows only when filters must be checked.
+    Without filters the statement is prepared once per connection (planning costs as much as running it).
     """
     params: dict[str, Any] = {
         "config": collection.text_search_config,
@@ -114,13 +132,13 @@ def bm25_search(*, collection: Collection, query: str, limit: int, filters: Docu
         "b": B,
         "limit": limit,
     }
-    filtered = ""
-    if not filters.is_empty():
-        scope, scope_params = _scope(collection, filters)
-        filtered = f"JOIN embeddings e ON e.id = s.document_id AND {scope}"
-        params |= scope_params
     with connection.cursor() as cursor:
-        cursor.execute(_BM25_SQL.format(filtered=filtered), params)
+        if filters.is_empty():
+            _BM25_PREPARED.execute(cursor, [params[name] for name in _BM25_PARAMETERS])
+        else:
+            scope, scope_params = _scope(collection, filters)
+            sql = _BM25_SQL.format(filtered=f"JOIN embeddings e ON e.id = s.document_id AND {scope}")
+            cursor.execute(sql, params | scope_params)
         rows = cursor.fetchall()
     return ScoredList(hits=[(i, score) for i, score, _ in rows[1:]], method="bm25", terms=list(rows[0][2]))
 
@@ -145,11 +163,29 @@ SELECT e.id, -(e.normalized_embedding <#> %(vector)s::vector) AS score FROM embe
  ORDER BY {order}
  LIMIT %(limit)s
 """
+_BY_INDEX = "e.normalized_embedding <#> %(vector)s::vector"
+#: `+ 0` keeps the HNSW index out of the plan: every filtered row is compared.
+_EXACT = "(e.normalized_embedding <#> %(vector)s::vector) + 0, e.id"
+_VECTOR_PARAMETERS = {"vector": "text", "tenant_id": "uuid", "collection": "text", "model": "text", "limit": "int"}
+_VECTOR_PREPARED = PreparedStatement(
+    "mcpadmin_search_vector",
+    functools.reduce(
+        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
+        enumerate(_VECTOR_PARAMETERS, start=1),
+        _VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s", order=_BY_INDEX),
+    ),
+    param_types=list(_VECTOR_PARAMETERS.values()),
+)
 
 
 def model_dimension(collection: Collection, model: str) -> int | None:
-    found = CollectionModel.objects.filter(collection=collection, model=model).values_list("dimension", flat=True)
-    return next(iter(found), None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT dimension FROM search_collection_models WHERE collection_id = %s AND model = %s",
+            [collection.id, model],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def vector_search(
@@ -174,14 +210,13 @@ def vector_search(
                 "set_config('hnsw.ef_search', %s, true)",
                 [str(max(40, min(limit, 1000)))],
             )
-        cursor.execute(_VECTOR_SQL.format(scope=scope, order="e.normalized_embedding <#> %(vector)s::vector"), params)
+        if filters.is_empty():
+            _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
+        else:
+            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_BY_INDEX), params)
         hits, method = cursor.fetchall(), "hnsw"
         if len(hits) < limit:
-            # `+ 0` keeps the HNSW index out of the plan: every filtered row is compared.
-            cursor.execute(
-                _VECTOR_SQL.format(scope=scope, order="(e.normalized_embedding <#> %(vector)s::vector) + 0, e.id"),
-                params,
-            )
+            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_EXACT), params)
             hits, method = cursor.fetchall(), "exact"
     hits.sort(key=lambda hit: (-hit[1], hit[0]))  # relaxed order: re-sort
     return ScoredList(hits=hits, method=method)
