@@ -19,7 +19,9 @@ caller's tenant, collection and model. pgvector filters after the index scan,
 so the scan is iterative (`hnsw.iterative_scan = relaxed_order`, pgvector >=
 0.8) and re-sorted; when it still returns fewer than asked (a very selective
 filter, an older pgvector, `max_scan_tuples` reached), an exact scan of the
-filtered rows answers instead.
+filtered rows answers instead. With extra filters (metadata, agent, task
+type, dates) an exact scan is tried first, when at most EXACT_SCAN_MAX rows
+pass them: cheaper there than walking the graph for matches.
 
 Hybrid: reciprocal rank fusion of the two candidate lists, computed exactly as
 `mcp.reciprocal_rank_fusion` does (tests compare them).
@@ -166,6 +168,24 @@ SELECT e.id, -(e.normalized_embedding <#> %(vector)s::vector) AS score FROM embe
 _BY_INDEX = "e.normalized_embedding <#> %(vector)s::vector"
 #: `+ 0` keeps the HNSW index out of the plan: every filtered row is compared.
 _EXACT = "(e.normalized_embedding <#> %(vector)s::vector) + 0, e.id"
+#: Extra filters: when at most this many documents pass them, an exact scan answers (it beats the HNSW
+#: scan, which filters after the fact and would walk ~k / selectivity of the graph to find k of them).
+EXACT_SCAN_MAX = 2000
+# The filtered rows are collected first (vectors not read: TOAST pointers), and compared only when there
+# are at most %(cap)s of them. The first row carries how many there were (up to cap + 1).
+_CAPPED_EXACT_SQL = """
+WITH filtered AS MATERIALIZED (
+    SELECT e.id, e.normalized_embedding FROM embeddings e
+     WHERE {scope} AND e.model = %(model)s AND e.normalized_embedding IS NOT NULL
+     LIMIT %(cap)s + 1
+)
+(SELECT NULL::uuid, (SELECT count(*) FROM filtered)::float8)
+UNION ALL
+(SELECT f.id, -(f.normalized_embedding <#> %(vector)s::vector) FROM filtered f
+  WHERE (SELECT count(*) FROM filtered) <= %(cap)s
+  ORDER BY f.normalized_embedding <#> %(vector)s::vector, f.id
+  LIMIT %(limit)s)
+"""
 _VECTOR_PARAMETERS = {"vector": "text", "tenant_id": "uuid", "collection": "text", "model": "text", "limit": "int"}
 _VECTOR_PREPARED = PreparedStatement(
     "mcpadmin_search_vector",
@@ -210,10 +230,14 @@ def vector_search(
                 "set_config('hnsw.ef_search', %s, true)",
                 [str(max(40, min(limit, 1000)))],
             )
-        if filters.is_empty():
-            _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
-        else:
+        if not filters.is_empty():
+            cursor.execute(_CAPPED_EXACT_SQL.format(scope=scope), {**params, "cap": EXACT_SCAN_MAX})
+            counted, *exact = cursor.fetchall()
+            if counted[1] <= EXACT_SCAN_MAX:
+                return ScoredList(hits=exact, method="exact")
             cursor.execute(_VECTOR_SQL.format(scope=scope, order=_BY_INDEX), params)
+        else:
+            _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
         hits, method = cursor.fetchall(), "hnsw"
         if len(hits) < limit:
             cursor.execute(_VECTOR_SQL.format(scope=scope, order=_EXACT), params)

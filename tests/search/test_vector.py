@@ -93,7 +93,8 @@ def test_normalized_embedding_is_the_unit_vector_zero_padded(tenant, sql):
     assert norm == pytest.approx(1.0)
 
 
-def test_full_k_under_a_selective_filter_with_iterative_scans(tenant, hnsw_only):
+def test_full_k_under_a_selective_filter_with_iterative_scans(tenant, hnsw_only, monkeypatch):
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 0)  # as when more documents pass the filter
     ingest(tenant, "v", vector_documents(600, 2, rare_every=50))  # 12 rare documents among 600
     result = vector_search(
         collection=collection_named(tenant, "v"),
@@ -111,6 +112,7 @@ def test_full_k_under_a_selective_filter_with_iterative_scans(tenant, hnsw_only)
 def test_full_k_when_the_index_scan_falls_short_falls_back_to_an_exact_scan(tenant, hnsw_only, monkeypatch):
     """Without iterative scans (pgvector < 0.8) HNSW returns ef_search candidates and filters them: too few."""
     monkeypatch.setattr(selectors, "_iterative_scans_available", lambda: False)
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 0)
     documents = vector_documents(600, 3, rare_every=50)
     ids = ingest(tenant, "v", documents)
     query = random_vector(random.Random(6))
@@ -124,6 +126,29 @@ def test_full_k_when_the_index_scan_falls_short_falls_back_to_an_exact_scan(tena
     rare = [(cosine(d.embedding, query), i) for d, i in zip(documents, ids, strict=True) if d.metadata["rare"]]
     assert result.method == "exact"
     assert [i for i, _ in result.hits] == [i for _, i in sorted(rare, reverse=True)[:10]]
+
+
+@pytest.mark.parametrize("cap", [2000, 0])
+def test_a_selective_filter_is_answered_exactly_when_few_documents_pass_it(tenant, monkeypatch, cap):
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", cap)
+    documents = vector_documents(300, 11, rare_every=25)
+    ids = ingest(tenant, "v", documents)
+    query = random_vector(random.Random(12))
+    result = vector_search(
+        collection=collection_named(tenant, "v"),
+        model="m",
+        query_embedding=query,
+        limit=5,
+        filters=DocumentFilters(metadata={"rare": True}),
+    )
+    rare = [(cosine(d.embedding, query), i) for d, i in zip(documents, ids, strict=True) if d.metadata["rare"]]
+    expected = sorted(rare, reverse=True)[:5]
+    if cap:
+        assert result.method == "exact"  # 12 documents pass the filter: compared one by one, exactly
+        assert [i for i, _ in result.hits] == [i for _, i in expected]
+        assert [s for _, s in result.hits] == pytest.approx([s for s, _ in expected], abs=1e-6)
+    else:
+        assert len(result.hits) == 5
 
 
 def test_fewer_matches_than_k_returns_them_all(tenant):
