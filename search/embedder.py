@@ -29,7 +29,7 @@ class LocalEmbedder:
         return self.model.encode([text], normalize_embeddings=True)[0].astype(float).tolist()
 
     def embed_many(self, texts: list[str], batch_size: int = 64) -> list[list[float]]:
-        vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+        vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
         return [vector.astype(float).tolist() for vector in vectors]
 
 
