@@ -235,7 +235,7 @@ def main() -> None:
             """
             SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class
              WHERE relname IN ('embeddings', 'idx_embeddings_normalized_hnsw', 'idx_embeddings_fts',
-                               'search_term_stats', %s)
+                               'search_term_stats', 'search_postings', %s)
             """,
             [BM25_INDEX],
         )
