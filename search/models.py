@@ -1,4 +1,11 @@
-"""Stored text chunks with their embeddings, and per-collection BM25 statistics."""
+"""Stored text chunks with their embeddings, per-tenant collections, and their BM25 statistics.
+
+`Embedding` and `EmbeddingStatistics` are the spec's tables, shared with other
+services. The rest is this app's: collections (per tenant, with their text
+analyzer), the dimension each model has in a collection, and the statistics'
+source of truth, kept in stripes so that concurrent writers never wait for
+one another (see `search/services.py`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from mcpadmin.db.fields import CurrentTimestamp, TimestampField, created_at, upd
 
 #: Width of `normalized_embedding`: every model's unit vector, zero-padded, shares one HNSW index.
 NORMALIZED_DIMENSIONS = 1536
+#: Writers spread their statistics deltas over this many rows per term (see `search/services.py`).
+STAT_STRIPES = 16
 
 
 class Embedding(models.Model):
@@ -88,3 +97,112 @@ class EmbeddingStatistics(models.Model):
 
     def __str__(self) -> str:
         return self.collection_id
+
+
+class Collection(models.Model):
+    """A tenant's named set of documents, analysed with one PostgreSQL text-search configuration.
+
+    `embeddings.collection` holds the name; `embedding_statistics.collection_id`
+    holds this row's id as text, so two tenants' collections of one name never
+    share statistics.
+    """
+
+    id = uuid_pk()
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="collections", db_index=False)
+    name = models.CharField(max_length=255)
+    #: A `pg_ts_config` name (regconfig), checked when the collection is created.
+    text_search_config = models.CharField(max_length=63, default="english", db_default="english")
+    #: Optional home workspace (issue 7 decides what workspace members may do with it).
+    workspace = models.ForeignKey(
+        "tenants.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="collections"
+    )
+    #: Sum of the counters' `writes` folded into `embedding_statistics` by the last fold.
+    folded_writes = models.BigIntegerField(default=0, db_default=0, editable=False)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        db_table = "search_collections"
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="search_collections_tenant_name_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def statistics_id(self) -> str:
+        """This collection's key in `embedding_statistics`."""
+        return str(self.id)
+
+
+class CollectionModel(models.Model):
+    """The dimension of an embedding model within a collection: fixed by its first vector."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="models", db_index=False)
+    model = models.CharField(max_length=255)
+    dimension = models.IntegerField()
+    created_at = created_at()
+
+    class Meta:
+        db_table = "search_collection_models"
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "model"], name="search_collection_models_key"),
+            models.CheckConstraint(
+                condition=Q(dimension__gte=1, dimension__lte=NORMALIZED_DIMENSIONS),
+                name="search_collection_models_dimension_check",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.dimension})"
+
+
+class CollectionCounter(models.Model):
+    """One stripe of a collection's document count and total length (the sums over stripes are exact).
+
+    Each write adds its deltas to the one stripe it holds; `writes` counts the
+    writes, so that a fold can tell whether `embedding_statistics` is behind.
+    """
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="counters", db_index=False)
+    stripe = models.SmallIntegerField()
+    documents = models.BigIntegerField(default=0, db_default=0)
+    total_length = models.BigIntegerField(default=0, db_default=0)
+    writes = models.BigIntegerField(default=0, db_default=0)
+
+    class Meta:
+        db_table = "search_collection_counters"
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "stripe"], name="search_collection_counters_key"),
+            models.CheckConstraint(
+                condition=Q(stripe__gte=0, stripe__lt=STAT_STRIPES), name="search_collection_counters_stripe_check"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stripe {self.stripe}: {self.documents} documents"
+
+
+class TermStatistic(models.Model):
+    """One stripe of a term's document frequency in a collection (the sum over stripes is exact).
+
+    A stripe may go negative (a document counted in one stripe and removed
+    through another); only the sum means something.
+    """
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="term_stats", db_index=False)
+    term = models.TextField()
+    stripe = models.SmallIntegerField()
+    document_count = models.IntegerField()
+
+    class Meta:
+        db_table = "search_term_stats"
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "term", "stripe"], name="search_term_stats_key"),
+            models.CheckConstraint(
+                condition=Q(stripe__gte=0, stripe__lt=STAT_STRIPES), name="search_term_stats_stripe_check"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term} (stripe {self.stripe}): {self.document_count}"

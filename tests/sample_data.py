@@ -7,6 +7,7 @@ while any table is empty.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import Group, Permission, User
@@ -16,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apikeys.models import RateLimitBucket
-from search.models import Embedding, EmbeddingStatistics
+from search.services import DocumentInput, collection_create, documents_ingest
 from tasks.models import (
     TaskDelegationHistory,
     TaskIdempotencyKey,
@@ -77,20 +78,26 @@ def populate() -> None:
         expires_at=timezone.now() + timedelta(hours=24),
     )
 
-    Embedding.objects.create(
+    # Through the service: collections, model dimensions, statistics stripes and (on commit) embedding_statistics.
+    search_collection = collection_create(tenant=tenant, name="docs", text_search_config="simple", workspace=space)
+    documents_ingest(
         tenant=tenant,
-        collection="docs",
-        content="hybrid search with bm25 and vectors",
-        content_hash="1" * 64,
-        embedding=[0.6, 0.8],
-        normalized_embedding=[0.6, 0.8] + [0.0] * 1534,
-        model="sample-2d",
-        dimension=2,
-        cost_usd="0.000012",
-        generation_time_ms=3,
-        metadata={"lang": "en"},
+        collection=search_collection.name,
+        documents=[
+            DocumentInput(
+                content="hybrid search with bm25 and vectors",
+                model="sample-2d",
+                embedding=[0.6, 0.8],
+                external_id="sample-1",
+                agent_id=str(worker.id),
+                task_type="research",
+                cost_usd=Decimal("0.000012"),
+                generation_time_ms=3,
+                metadata={"lang": "en"},
+            ),
+            DocumentInput(content="reciprocal rank fusion of two lists", model="sample-2d", embedding=[1.0, 0.0]),
+        ],
     )
-    EmbeddingStatistics.objects.create(collection_id=f"{tenant.id}:docs", total_documents=1, avg_document_length=5)
 
     operator = User.objects.create_superuser(factories.unique("operator"), password=None)
     group = Group.objects.create(name=factories.unique("operators"))

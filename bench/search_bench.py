@@ -1,0 +1,320 @@
+"""Search latency and ingest throughput on a synthetic corpus, with pg_textsearch and plain HNSW as anchors.
+
+    .venv/bin/python bench/search_bench.py                  # 100,000 documents, 10 tenants, 200 queries
+    .venv/bin/python bench/search_bench.py --docs 10000     # a quick run
+    .venv/bin/python bench/search_bench.py --fresh          # drop the benchmark database first
+
+It works in its own database (MCPADMIN_DB_NAME, default `mcpadmin_bench`) of the configured server, so the
+development database stays small, and reuses a complete corpus from an earlier run. The corpus (see
+search_corpus.py) is `--docs` documents of ~60 tokens with 384-dimension vectors, in a collection named
+`bench` of each of `--tenants` tenants (batches of 500 go to the tenants in turn).
+
+Loading: the documents go through the ingest service (statistics maintained) with four writer processes,
+without the HNSW index, which is then built in one go (as for any bulk import), timed. Then, with every index
+in place: the query benchmarks (each query set runs once as warm-up, then is measured), and ingest throughput
+with one writer and with four (new documents into the same tenants' collections, removed afterwards, then
+VACUUM so that a later run finds the same index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from typing import Any
+
+os.environ.setdefault("MCPADMIN_DB_NAME", "mcpadmin_bench")
+os.environ.setdefault("MCPADMIN_PG_CLEANUP", "keep")  # worker processes come and go; keep the server up
+
+from common import percentile, setup_django
+from search_corpus import Corpus
+
+setup_django()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
+
+from search.filters import DocumentFilters  # noqa: E402
+from search.models import Collection  # noqa: E402
+from search.selectors import bm25_search, collection_named, search, vector_search  # noqa: E402
+from search.services import DocumentInput, documents_delete, documents_ingest  # noqa: E402
+from search.vectors import normalized_padded_text  # noqa: E402
+from tenants.models import Tenant  # noqa: E402
+
+COLLECTION = "bench"
+INGEST_COLLECTION = "bench-ingest"
+MODEL = "synthetic-384"
+BATCH = 500
+BM25_INDEX = "bench_embeddings_bm25"
+HNSW_DDL = (
+    "CREATE INDEX idx_embeddings_normalized_hnsw ON mcp.embeddings USING hnsw "
+    "(normalized_embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)"
+)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (nproc {os.cpu_count()})"
+
+
+def sql(query: str, params: Any = None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def bench_tenants(count: int) -> list[Tenant]:
+    from tenants.services import tenant_create
+
+    found = []
+    for i in range(count):
+        name = f"bench-tenant-{i:02d}"
+        found.append(Tenant.objects.filter(name=name).first() or tenant_create(name=name))
+    return found
+
+
+def document_input(corpus: Corpus, index: int) -> DocumentInput:
+    document = corpus.document(index)
+    return DocumentInput(
+        content=document.content,
+        model=MODEL,
+        embedding=document.embedding,
+        external_id=f"doc-{index}",
+        agent_id=f"agent-{index % 50}",
+        task_type=("summary", "research", "code", "review")[index % 4],
+        metadata=document.metadata,
+    )
+
+
+def _load_batches(args: tuple[list[int], list[str], int, str]) -> int:
+    """Child process: ingest the given batches of the corpus (each batch to its tenant)."""
+    batches, tenant_ids, total, collection = args
+    corpus = Corpus()
+    written = 0
+    for batch in batches:
+        tenant = Tenant(id=tenant_ids[batch % len(tenant_ids)])
+        indices = range(batch * BATCH, min(total, (batch + 1) * BATCH))
+        documents_ingest(tenant=tenant, collection=collection, documents=[document_input(corpus, i) for i in indices])
+        written += len(indices)
+    connection.close()
+    return written
+
+
+def bulk_load(total: int, tenants: list[Tenant], writers: int = 4) -> float:
+    batches = list(range((total + BATCH - 1) // BATCH))
+    shares = [(batches[w::writers], [str(t.id) for t in tenants], total, COLLECTION) for w in range(writers)]
+    connections.close_all()  # children open their own
+    started = time.monotonic()
+    with multiprocessing.get_context("fork").Pool(writers) as pool:
+        written = sum(pool.map(_load_batches, shares))
+    assert written == total
+    return time.monotonic() - started
+
+
+def _timed_writer(args: tuple[int, int, list[str], Any, int]) -> tuple[int, float]:
+    """Child process: generate its documents first, wait for the others, then ingest and time it."""
+    start, stop, tenant_ids, barrier, offset = args
+    corpus = Corpus()
+    batches = []
+    for batch_start in range(start, stop, BATCH):
+        tenant = Tenant(id=tenant_ids[(batch_start // BATCH) % len(tenant_ids)])
+        indices = range(batch_start, min(stop, batch_start + BATCH))
+        batches.append((tenant, [document_input(corpus, offset + i) for i in indices]))
+    connection.ensure_connection()
+    barrier.wait()
+    started = time.monotonic()
+    for tenant, documents in batches:
+        documents_ingest(tenant=tenant, collection=INGEST_COLLECTION, documents=documents)
+    elapsed = time.monotonic() - started
+    connection.close()
+    return stop - start, elapsed
+
+
+def ingest_throughput(tenants: list[Tenant], writers: int, per_writer: int, offset: int) -> float:
+    """Documents per second of `writers` processes writing `per_writer` documents each, at the same time."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Manager().Barrier(writers)
+    ids = [str(t.id) for t in tenants]
+    shares = [(w * per_writer, (w + 1) * per_writer, ids, barrier, offset) for w in range(writers)]
+    connections.close_all()
+    with context.Pool(writers) as pool:
+        results = pool.map(_timed_writer, shares)
+    slowest = max(elapsed for _, elapsed in results)  # all started together: the wall time of the run
+    return sum(count for count, _ in results) / slowest
+
+
+def measure(name: str, run: Any, queries: list[Any], report: list[dict]) -> dict:
+    for query in queries:  # warm-up: caches, prepared plans, connection
+        run(query)
+    timings, extras = [], []
+    for query in queries:
+        started = time.perf_counter()
+        extra = run(query)
+        timings.append((time.perf_counter() - started) * 1000)
+        extras.append(extra)
+    row = {
+        "name": name,
+        "queries": len(queries),
+        "p50_ms": round(percentile(timings, 0.50), 3),
+        "p95_ms": round(percentile(timings, 0.95), 3),
+        "p99_ms": round(percentile(timings, 0.99), 3),
+        "mean_ms": round(statistics.fmean(timings), 3),
+    }
+    if extras and isinstance(extras[0], dict):
+        for key in extras[0]:
+            values = [extra[key] for extra in extras]
+            row[key] = round(statistics.fmean(values), 4) if isinstance(values[0], (int, float)) else _tally(values)
+    report.append(row)
+    print(f"  {name:48s} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
+          + "".join(f"  {k}={row[k]}" for k in row if k not in ("name", "queries", "p50_ms", "p95_ms", "p99_ms",
+                                                                  "mean_ms")), flush=True)  # fmt: skip
+    return row
+
+
+def _tally(values: list[Any]) -> dict:
+    counts: dict[Any, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ingest-docs", type=int, default=4000, help="documents per throughput run")
+    parser.add_argument("--fresh", action="store_true", help="drop the benchmark database first")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    database = connection.settings_dict["NAME"]
+    report: dict[str, Any] = {"database": database, "load_before": load(), "docs": args.docs}
+    print(f"database {database}; {report['load_before']}", flush=True)
+
+    if args.fresh:
+        with connection._nodb_cursor() as cursor:
+            connection.close()
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{database}"')
+    call_command("migrate", verbosity=0)
+    sql("CREATE EXTENSION IF NOT EXISTS pg_textsearch WITH SCHEMA public")
+    report["server"] = {
+        name: sql(f"SHOW {name}")[0][0] for name in ("server_version", "shared_buffers", "work_mem")
+    } | {"pgvector": sql("SELECT extversion FROM pg_extension WHERE extname = 'vector'")[0][0]}
+    print(f"server: {report['server']}", flush=True)
+
+    tenants = bench_tenants(args.tenants)
+    present = sql("SELECT count(*) FROM embeddings WHERE collection = %s", [COLLECTION])[0][0]
+    if present != args.docs:
+        print(f"loading {args.docs} documents ({present} present: starting over)", flush=True)
+        sql("DELETE FROM embeddings")
+        Collection.objects.all().delete()
+        sql(f"DROP INDEX IF EXISTS {BM25_INDEX}")
+        sql("DROP INDEX IF EXISTS idx_embeddings_normalized_hnsw")
+        seconds = bulk_load(args.docs, tenants)
+        report["load_seconds_without_hnsw"] = round(seconds, 1)
+        report["load_docs_per_second_4_writers_without_hnsw"] = round(args.docs / seconds)
+        print(f"  ingest service, 4 writers, no HNSW index: {seconds:.1f} s ({args.docs / seconds:.0f} documents/s)")
+        sql("SET maintenance_work_mem = '1GB'")
+        started = time.monotonic()
+        sql(HNSW_DDL)
+        report["hnsw_build_seconds"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        sql(f"CREATE INDEX {BM25_INDEX} ON mcp.embeddings USING bm25 (content) WITH (text_config = 'english')")
+        report["bm25_index_build_seconds"] = round(time.monotonic() - started, 1)
+        sql("RESET maintenance_work_mem")
+        sql("VACUUM ANALYZE mcp.embeddings")
+        sql("VACUUM ANALYZE mcp.search_term_stats")
+        built = f"HNSW build {report['hnsw_build_seconds']} s, bm25 index {report['bm25_index_build_seconds']} s"
+        print(f"  {built}", flush=True)
+    report["sizes"] = dict(
+        sql(
+            """
+            SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class
+             WHERE relname IN ('embeddings', 'idx_embeddings_normalized_hnsw', 'idx_embeddings_fts',
+                               'search_term_stats', 'search_postings', %s)
+            """,
+            [BM25_INDEX],
+        )
+    )
+    print(f"  sizes: {report['sizes']}", flush=True)
+
+    corpus = Corpus()
+    queries = corpus.queries(args.queries)
+    collections = [collection_named(t, COLLECTION) for t in tenants]
+    plan = [(q, collections[i % len(collections)]) for i, q in enumerate(queries)]
+    none = DocumentFilters()
+    some = DocumentFilters(metadata={"source": "s3"})
+    rows: list[dict] = []
+    print(f"queries: {len(plan)} per measurement, tenants in turn; {load()}", flush=True)
+
+    def anchor_bm25(item: tuple) -> None:
+        sql(f"SELECT id FROM embeddings ORDER BY content <@> to_bm25query(%s, '{BM25_INDEX}') LIMIT 10", [item[0].text])
+
+    def anchor_hnsw(item: tuple) -> None:
+        sql(
+            "SELECT id FROM embeddings ORDER BY normalized_embedding <#> %s::vector LIMIT 10",
+            [normalized_padded_text(item[0].embedding)],
+        )
+
+    def run_search(mode: str, filters: DocumentFilters, *, text: bool = True, vector: bool = True) -> Any:
+        def run(item: tuple) -> dict:
+            query, collection = item
+            result = search(
+                collection=collection, mode=mode, query=query.text if text else None,
+                query_embedding=query.embedding if vector else None, model=MODEL, k=10, filters=filters,
+            )  # fmt: skip
+            return {"full_k": int(len(result.results) == 10), "vector": result.vector_method or "-"}
+
+        return run
+
+    def engine_bm25(item: tuple) -> None:
+        bm25_search(collection=item[1], query=item[0].text, limit=10, filters=none)
+
+    measure("anchor: pg_textsearch bm25 top-10 (whole table)", anchor_bm25, plan, rows)
+    measure("bm25 top-10, ids and scores (bm25_search)", engine_bm25, plan, rows)
+    measure("bm25 top-10 with contents (search)", run_search("bm25", none, vector=False), plan, rows)
+    measure("anchor: plain HNSW top-10 (whole table)", anchor_hnsw, plan, rows)
+    measure("vector top-10 (tenant's collection)", run_search("vector", none, text=False), plan, rows)
+    measure("vector top-10 + metadata filter (1% of table)", run_search("vector", some, text=False), plan, rows)
+    measure("hybrid top-10 (100 candidates per list)", run_search("hybrid", none), plan, rows)
+    measure("hybrid top-10 + metadata filter", run_search("hybrid", some), plan, rows)
+    report["queries"] = rows
+
+    # HNSW recall against an exact scan of the same filtered rows
+    recalls = []
+    for query, collection in plan[:100]:
+        approximate = vector_search(collection=collection, model=MODEL, query_embedding=query.embedding, limit=10,
+                                    filters=none)  # fmt: skip
+        with transaction.atomic():  # a filter matching everything: not the prepared statement, whose plan is cached
+            sql("SET LOCAL enable_indexscan = off")
+            exact = vector_search(collection=collection, model=MODEL, query_embedding=query.embedding, limit=10,
+                                  filters=DocumentFilters(metadata={}))  # fmt: skip
+        recalls.append(len({i for i, _ in approximate.hits} & {i for i, _ in exact.hits}) / 10)
+    report["vector_recall_at_10_vs_exact"] = round(statistics.fmean(recalls), 4)
+    print(f"  vector recall@10 of the HNSW path against an exact scan: {report['vector_recall_at_10_vs_exact']}")
+
+    print(f"ingest throughput ({args.ingest_docs} new documents per run, batches of {BATCH}); {load()}", flush=True)
+    offset = 10_000_000
+    for writers in (1, 4):
+        rate = ingest_throughput(tenants, writers, args.ingest_docs // writers, offset)
+        offset += args.ingest_docs
+        report[f"ingest_docs_per_second_{writers}_writer{'s' if writers > 1 else ''}"] = round(rate)
+        print(f"  {writers} writer(s): {rate:.0f} documents/s (statistics maintained, every index in place)")
+    for collection in Collection.objects.filter(name=INGEST_COLLECTION):
+        documents_delete(collection=collection, where="TRUE", params={})
+    started = time.monotonic()
+    sql("VACUUM mcp.embeddings")  # the removed documents' HNSW entries would slow the next run down
+    print(f"  VACUUM after removing them: {time.monotonic() - started:.0f} s", flush=True)
+    report["load_after"] = load()
+    print(f"done; {report['load_after']}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(report, out, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,470 @@
+"""API of hybrid search: collections, their documents (ingest, delete) and search.
+
+Every collection is the calling key's tenant's: another tenant's collection of
+the same name is simply a different collection, and unknown names are 404.
+Searching is a read (user keys may search); ingest and deletes are writes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apikeys import policy
+from mcpadmin.api.errors import DomainError, NotFound
+from mcpadmin.api.pagination import Pagination
+from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.views import PlatformAPIView
+from search.filters import DocumentFilters
+from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
+from search.selectors import collection_named, collection_statistics, search
+from search.services import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_DOCUMENTS,
+    DocumentInput,
+    collection_create,
+    collection_stats_fold,
+    documents_delete,
+    documents_ingest,
+)
+from search.vectors import vector_problem
+from tenants.models import Workspace
+
+MAX_SEARCH_BYTES = 1024 * 1024
+
+
+class BoundedJSONParser(BaseParser):
+    """JSON bodies up to `max_bytes` (413 beyond, as JSON). NaN and Infinity parse, so that validation names them.
+
+    Not a JSONParser subclass: DRF would read those through `request.body`, capped by Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML 400; this one reads the stream itself, up to its limit.
+    """
+
+    media_type = "application/json"
+    max_bytes = MAX_BATCH_BYTES
+
+    def _too_large(self) -> DomainError:
+        return DomainError(
+            "payload_too_large",
+            f"The body exceeds the limit of {self.max_bytes} bytes ({self.max_bytes // (1024 * 1024)} MB).",
+            {"limit_bytes": self.max_bytes},
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large()
+        body = stream.read(self.max_bytes + 1) if stream is not None else b""
+        if len(body) > self.max_bytes:
+            raise self._too_large()
+        try:
+            return json.loads(body.decode((parser_context or {}).get("encoding") or "utf-8"))
+        except ValueError as error:
+            raise ParseError(f"JSON parse error - {error}") from error
+
+
+class SearchBodyParser(BoundedJSONParser):
+    max_bytes = MAX_SEARCH_BYTES
+
+
+@extend_schema_field({"type": "array", "items": {"type": "number"}, "maxItems": NORMALIZED_DIMENSIONS})
+class EmbeddingField(serializers.Field):
+    """A list of up to 1536 finite numbers, not all zero (checked in one pass, without a field per number)."""
+
+    def to_internal_value(self, data: Any) -> list[float]:
+        problem = vector_problem(data)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return list(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class MetadataField(serializers.DictField):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError as error:
+            raise serializers.ValidationError("NaN and Infinity are not JSON.") from error
+        return value
+
+
+class DocumentItemSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    content = serializers.CharField(trim_whitespace=False, allow_blank=False)
+    embedding = EmbeddingField(required=False, allow_null=True, help_text=f"Up to {NORMALIZED_DIMENSIONS} numbers.")
+    model = serializers.CharField(max_length=255, help_text="The embedding model (also for documents without one).")
+    agent_id = serializers.CharField(max_length=255, required=False, allow_null=True)
+    task_type = serializers.CharField(max_length=50, required=False, allow_null=True)
+    cost_usd = serializers.DecimalField(max_digits=10, decimal_places=6, required=False, allow_null=True)
+    generation_time_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    metadata = MetadataField(required=False)
+
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Content must not be empty.")
+        return value
+
+
+class IngestSerializer(StrictSerializer):
+    documents = serializers.ListField(
+        child=DocumentItemSerializer(),
+        allow_empty=False,
+        max_length=MAX_BATCH_DOCUMENTS,
+        help_text=f"At most {MAX_BATCH_DOCUMENTS} documents and {MAX_BATCH_BYTES // (1024 * 1024)} MB.",
+    )
+
+
+class IngestedSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.UUIDField()
+    created = serializers.BooleanField(help_text="false: it replaced a document (same external_id, or content+model)")
+
+
+class IngestResponseSerializer(serializers.Serializer):
+    collection = serializers.CharField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    documents = IngestedSerializer(many=True)
+
+
+class CollectionSerializer(serializers.ModelSerializer):
+    workspace_id = serializers.UUIDField(read_only=True, allow_null=True)
+    statistics_id = serializers.CharField(read_only=True, help_text="Its key in embedding_statistics.")
+
+    class Meta:
+        model = Collection
+        fields = ["id", "name", "text_search_config", "workspace_id", "statistics_id", "created_at"]
+        read_only_fields = fields
+
+
+class CollectionCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    text_search_config = serializers.CharField(max_length=63, default="english")
+    workspace_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class ModelDimensionSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    dimension = serializers.IntegerField()
+
+
+class TermCountSerializer(serializers.Serializer):
+    term = serializers.CharField()
+    document_count = serializers.IntegerField()
+
+
+class CollectionStatsSerializer(CollectionSerializer):
+    total_documents = serializers.IntegerField()
+    total_length = serializers.IntegerField()
+    avg_document_length = serializers.FloatField()
+    unique_terms = serializers.IntegerField()
+    top_terms = TermCountSerializer(many=True)
+    models = ModelDimensionSerializer(many=True)
+    statistics_last_updated = serializers.DateTimeField(allow_null=True)
+
+    class Meta(CollectionSerializer.Meta):
+        fields = [
+            *CollectionSerializer.Meta.fields, "total_documents", "total_length", "avg_document_length",
+            "unique_terms", "top_terms", "models", "statistics_last_updated",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class FiltersSerializer(StrictSerializer):
+    agent_id = serializers.CharField(max_length=255, required=False)
+    task_type = serializers.CharField(max_length=50, required=False)
+    metadata = MetadataField(required=False, help_text="JSON containment: metadata @> this object.")
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class SearchRequestSerializer(StrictSerializer):
+    collection = serializers.CharField(max_length=255)
+    query = serializers.CharField(max_length=10_000, required=False, allow_blank=True, trim_whitespace=False)
+    query_embedding = EmbeddingField(required=False, allow_null=True)
+    model = serializers.CharField(max_length=255, required=False, allow_null=True)
+    mode = serializers.ChoiceField(choices=["hybrid", "bm25", "vector"], default="hybrid")
+    k = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    filters = FiltersSerializer(required=False)
+    rrf_k = serializers.IntegerField(min_value=1, max_value=100_000, default=60)
+    candidates = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["candidates"] < attrs["k"]:
+            raise serializers.ValidationError({"candidates": ["Must be at least k."]})
+        if not attrs.get("query") and attrs.get("query_embedding") is None:
+            raise serializers.ValidationError({"query": ["Give query, query_embedding, or both."]})
+        return attrs
+
+
+class ListScoreSerializer(serializers.Serializer):
+    rank = serializers.IntegerField(help_text="Rank in that list (equal scores share a rank).")
+    score = serializers.FloatField()
+
+
+class SearchHitSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    external_id = serializers.CharField(allow_null=True)
+    content = serializers.CharField()
+    metadata = serializers.JSONField()
+    model = serializers.CharField()
+    agent_id = serializers.CharField(allow_null=True)
+    task_type = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    score = serializers.FloatField(help_text="hybrid: the fused RRF score; bm25: BM25; vector: cosine similarity.")
+    fused_score = serializers.FloatField()
+    bm25 = ListScoreSerializer(allow_null=True)
+    vector = ListScoreSerializer(allow_null=True)
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    collection = serializers.CharField()
+    mode = serializers.CharField()
+    mode_used = serializers.CharField(help_text="What ran: hybrid, bm25 or vector.")
+    vector_method = serializers.CharField(allow_null=True, help_text="hnsw, exact, or none.")
+    query_terms = serializers.ListField(child=serializers.CharField(), help_text="The analyzer's lexemes.")
+    notes = serializers.ListField(child=serializers.CharField())
+    results = SearchHitSerializer(many=True)
+    timings_ms = serializers.DictField(child=serializers.FloatField())
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Embedding
+        fields = [
+            "id", "external_id", "collection", "content", "content_hash", "model", "dimension", "agent_id",
+            "task_type", "cost_usd", "generation_time_ms", "document_length", "term_frequencies", "metadata",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DeletedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.UUIDField())
+
+
+def _collection_or_404(principal: Any, name: str) -> Collection:
+    collection = collection_named(principal.tenant_id, name)
+    if collection is None:
+        raise NotFound("No such collection.", {"collection": [name]})
+    return collection
+
+
+class DeleteFiltersSerializer(FiltersSerializer):
+    external_id = serializers.CharField(max_length=255, required=False)
+    model = serializers.CharField(max_length=255, required=False)
+
+
+def _filters_from_query(params: Any) -> DocumentFilters:
+    """Filters of a DELETE, from the query string (`metadata` is a JSON object)."""
+    values: dict[str, Any] = {name: params[name] for name in params}
+    if "metadata" in values:
+        try:
+            values["metadata"] = json.loads(values["metadata"])
+        except ValueError as error:
+            raise DomainError("invalid", "metadata is not JSON.", {"metadata": ["Expected a JSON object."]}) from error
+    data = DeleteFiltersSerializer(data=values)
+    data.is_valid(raise_exception=True)
+    return DocumentFilters(**data.validated_data)
+
+
+def _document_inputs(items: list[dict[str, Any]], principal: Any) -> list[DocumentInput]:
+    acting_agent = str(principal.agent_id) if principal.agent_id else None
+    return [
+        DocumentInput(
+            content=item["content"],
+            model=item["model"],
+            external_id=item.get("external_id"),
+            embedding=item.get("embedding"),
+            agent_id=item.get("agent_id") or acting_agent,
+            task_type=item.get("task_type"),
+            cost_usd=item.get("cost_usd"),
+            generation_time_ms=item.get("generation_time_ms"),
+            metadata=item.get("metadata") or {},
+        )
+        for item in items
+    ]
+
+
+@extend_schema(tags=["search"])
+class CollectionListView(PlatformAPIView):
+    """The caller's collections. Ingest creates a collection on first use (analyzer `english`)."""
+
+    service = "search"
+
+    @extend_schema(responses=CollectionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        queryset = Collection.objects.filter(tenant_id=self.principal.tenant_id).order_by("name", "id")
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
+
+    @extend_schema(request=CollectionCreateSerializer, responses={201: CollectionSerializer})
+    def post(self, request: Request) -> Response:
+        """Creates a collection with a chosen text-search configuration (a `pg_ts_config` name)."""
+        data = CollectionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = None
+        if data.validated_data.get("workspace_id"):
+            workspace = Workspace.objects.filter(
+                id=data.validated_data["workspace_id"], tenant_id=self.principal.tenant_id
+            ).first()
+            if workspace is None:
+                raise DomainError("invalid", "No such workspace.", {"workspace_id": ["No such workspace."]})
+        collection = collection_create(
+            tenant=self.principal.tenant,
+            name=data.validated_data["name"],
+            text_search_config=data.validated_data["text_search_config"],
+            workspace=workspace,
+        )
+        return Response(CollectionSerializer(collection).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["search"])
+class CollectionDetailView(PlatformAPIView):
+    service = "search"
+
+    @extend_schema(responses=CollectionStatsSerializer)
+    def get(self, request: Request, collection: str) -> Response:
+        """The collection's statistics: exact figures (documents, average length, terms, models)."""
+        target = _collection_or_404(self.principal, collection)
+        collection_stats_fold(collection_id=target.id)
+        body = CollectionSerializer(target).data | collection_statistics(target)
+        return Response(CollectionStatsSerializer(body).data)
+
+
+@extend_schema(tags=["search"])
+class CollectionDocumentsView(PlatformAPIView):
+    service = "search"
+    parser_classes = [BoundedJSONParser]
+
+    @extend_schema(request=IngestSerializer, responses={200: IngestResponseSerializer})
+    def post(self, request: Request, collection: str) -> Response:
+        """Upserts a batch (all or nothing): by external_id, else by content and model.
+
+        A 400 names the first failing document (`details.documents.<index>.<field>`); bodies over 10 MB are 413.
+        """
+        data = IngestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = documents_ingest(
+            tenant=self.principal.tenant,
+            collection=collection,
+            documents=_document_inputs(data.validated_data["documents"], self.principal),
+        )
+        created = sum(1 for _, is_new in result.documents if is_new)
+        body = {
+            "collection": result.collection.name,
+            "created": created,
+            "updated": len(result.documents) - created,
+            "documents": [
+                {"index": index, "id": document_id, "created": is_new}
+                for index, (document_id, is_new) in enumerate(result.documents)
+            ],
+        }
+        return Response(IngestResponseSerializer(body).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("external_id", str),
+            OpenApiParameter("agent_id", str),
+            OpenApiParameter("task_type", str),
+            OpenApiParameter("model", str),
+            OpenApiParameter("metadata", str, description="JSON object: documents whose metadata contains it."),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+        ],
+        responses=DeletedSerializer,
+        operation_id="search_documents_delete_by_filter",
+    )
+    def delete(self, request: Request, collection: str) -> Response:
+        """Deletes the documents matching every given filter (at least one), with their statistics."""
+        target = _collection_or_404(self.principal, collection)
+        filters = _filters_from_query(request.query_params)
+        if filters.is_empty():
+            raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
+        where, params = filters.sql()
+        deleted = documents_delete(collection=target, where=where, params=params)
+        return Response({"deleted": len(deleted), "ids": deleted})
+
+
+@extend_schema(tags=["search"])
+class DocumentDetailView(PlatformAPIView):
+    service = "search"
+
+    def _document(self, collection: str, document_id: str) -> tuple[Collection, Embedding]:
+        target = _collection_or_404(self.principal, collection)
+        document = Embedding.objects.filter(
+            id=document_id, tenant_id=self.principal.tenant_id, collection=target.name
+        ).first()
+        if document is None:
+            raise NotFound("No such document.")
+        return target, document
+
+    @extend_schema(responses=DocumentSerializer)
+    def get(self, request: Request, collection: str, document_id: str) -> Response:
+        return Response(DocumentSerializer(self._document(collection, document_id)[1]).data)
+
+    @extend_schema(responses=DeletedSerializer, operation_id="search_document_delete")
+    def delete(self, request: Request, collection: str, document_id: str) -> Response:
+        target, document = self._document(collection, document_id)
+        deleted = documents_delete(
+            collection=target, where="e.id = %(document_id)s", params={"document_id": document.id}
+        )
+        if not deleted:
+            raise NotFound("No such document.")
+        return Response({"deleted": len(deleted), "ids": deleted})
+
+
+@extend_schema(tags=["search"])
+class SearchView(PlatformAPIView):
+    """BM25, vector or hybrid (RRF) search of one of the caller's collections. A read: user keys may search."""
+
+    service = "search"
+    parser_classes = [SearchBodyParser]
+
+    def get_service_action(self, request: Request) -> str:
+        return policy.READ
+
+    @extend_schema(request=SearchRequestSerializer, responses=SearchResponseSerializer)
+    def post(self, request: Request) -> Response:
+        data = SearchRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        target = _collection_or_404(self.principal, values["collection"])
+        filters = DocumentFilters(**values.get("filters", {}))
+        result = search(
+            collection=target,
+            mode=values["mode"],
+            query=values.get("query") or None,
+            query_embedding=values.get("query_embedding"),
+            model=values.get("model"),
+            k=values["k"],
+            filters=filters,
+            rrf_k=values["rrf_k"],
+            candidates=values["candidates"],
+        )
+        body = {
+            "collection": target.name,
+            "mode": result.mode,
+            "mode_used": result.mode_used,
+            "vector_method": result.vector_method,
+            "query_terms": result.query_terms,
+            "notes": result.notes,
+            "results": result.results,
+            "timings_ms": result.timings_ms,
+        }
+        return Response(SearchResponseSerializer(body).data)

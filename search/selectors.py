@@ -1,0 +1,555 @@
+"""Reads of the search app: BM25, vector and hybrid search, and collection statistics.
+
+BM25 (k1 = 1.2, b = 0.75, Lucene IDF) with the statistics of the collection
+at query time, i.e. the sums of the striped side tables in this statement's
+snapshot. Query terms are the collection analyzer's lexemes of the query
+(OR semantics, each distinct lexeme once). Every document that holds one of
+them is scored, from `search_postings` (the collection's inverted index: term
+frequency and document length per term and document, read by index-only
+scans): the top k is exact, not approximate. Each term's contribution is
+computed exactly as `mcp.bm25_score` computes it (same operations in the same
+order and types), summed in lexeme order. (Candidates from the GIN index on
+`content_tsvector` with term frequencies from `term_frequencies` gave the same
+results 10-20 times slower: every candidate meant a heap row and a JSONB
+decompression; see the README.)
+
+Vectors: the spec's single HNSW index over `normalized_embedding` (unit
+vectors, zero-padded to 1536: inner product = cosine), restricted to the
+caller's tenant, collection and model. pgvector filters after the index scan,
+so the scan is iterative (`hnsw.iterative_scan = relaxed_order`, pgvector >=
+0.8) and re-sorted; when it still returns fewer than asked (a very selective
+filter, an older pgvector, `max_scan_tuples` reached), an exact scan of the
+filtered rows answers instead. With extra filters (metadata, agent, task
+type, dates) an exact scan is tried first, when at most EXACT_SCAN_MAX rows
+pass them: cheaper there than walking the graph for matches.
+
+Hybrid: reciprocal rank fusion of the two candidate lists, computed exactly as
+`mcp.reciprocal_rank_fusion` does (tests compare them).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from django.db import connection, transaction
+
+from mcpadmin.api.errors import DomainError
+from mcpadmin.db.prepared import PreparedStatement
+from search.filters import DocumentFilters
+from search.models import NORMALIZED_DIMENSIONS, Collection, EmbeddingStatistics
+from search.vectors import normalized_padded_text, vector_problem
+from tenants.models import Tenant
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass
+class ScoredList:
+    """A candidate list, best first: (document id, score)."""
+
+    hits: list[tuple[UUID, float]] = field(default_factory=list)
+    method: str = ""
+    terms: list[str] = field(default_factory=list)
+
+
+def collection_named(tenant: Tenant | Any, name: str) -> Collection | None:
+    return Collection.objects.filter(tenant_id=getattr(tenant, "id", tenant), name=name).first()
+
+
+def _scope(collection: Collection, filters: DocumentFilters) -> tuple[str, dict[str, Any]]:
+    condition, params = filters.sql()
+    params = {**params, "tenant_id": collection.tenant_id, "collection": collection.name}
+    return f"e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s AND {condition}", params
+
+
+# --- BM25 ----------------------------------------------------------------------------------------------------------
+
+# One statement (one snapshot): the query's lexemes, their document frequencies and the collection's N and
+# average length from the side tables, then every posting of those terms, scored and summed per document.
+# A term's contribution is computed with mcp.bm25_score's operations, in its order and with its types:
+#   tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) * ln(1 + (N - df + 0.5) / (df + 0.5))
+# and a document's terms are summed in lexeme order. The first row carries the lexemes (document NULL).
+_BM25_SQL = """
+WITH lexemes AS (
+    SELECT lexeme AS term FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s))
+), collection AS (
+    SELECT sum(documents)::int AS n, sum(total_length)::float8 / NULLIF(sum(documents), 0) AS avgdl
+      FROM search_collection_counters WHERE collection_id = %(collection_id)s
+), terms AS MATERIALIZED (  -- one ln() per term, not one per posting
+    SELECT l.term, ln(1 + (GREATEST(c.n - df.df, 0) + 0.5) / (df.df + 0.5))::float8 AS idf, c.avgdl
+      FROM lexemes l CROSS JOIN collection c
+     CROSS JOIN LATERAL (SELECT sum(document_count)::int AS df FROM search_term_stats
+                          WHERE collection_id = %(collection_id)s AND term = l.term) AS df
+     WHERE df.df > 0 AND c.n > 0 AND c.avgdl > 0
+), weights AS (
+    SELECT p.document_id,
+           ((p.term_frequency::float8 * (%(k1)s::float8 + 1))
+            / (p.term_frequency + %(k1)s::float8 * (1 - %(b)s::float8
+                                                    + %(b)s::float8 * (p.document_length / t.avgdl))))
+           * t.idf AS weight
+      FROM terms t JOIN search_postings p ON p.collection_id = %(collection_id)s AND p.term = t.term
+     ORDER BY p.document_id, t.term  -- sum() adds its input in this order: a document's terms in lexeme order
+), scored AS (
+    SELECT document_id, sum(weight) AS score FROM weights GROUP BY document_id
+)
+(SELECT NULL::uuid, NULL::float8, (SELECT coalesce(array_agg(term ORDER BY term), '{{}}') FROM lexemes))
+UNION ALL
+(SELECT s.document_id, s.score, NULL FROM scored s {filtered}
+  ORDER BY s.score DESC, s.document_id LIMIT %(limit)s)
+"""
+
+
+_BM25_PARAMETERS = {"config": "text", "query": "text", "collection_id": "uuid", "k1": "float8", "b": "float8",
+                    "limit": "int"}  # fmt: skip
+_BM25_PREPARED = PreparedStatement(
+    "mcpadmin_search_bm25",
+    functools.reduce(
+        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
+        enumerate(_BM25_PARAMETERS, start=1),
+        _BM25_SQL.format(filtered=""),
+    ),
+    param_types=list(_BM25_PARAMETERS.values()),
+)
+
+
+def bm25_search(*, collection: Collection, query: str, limit: int, filters: DocumentFilters) -> ScoredList:
+    """The exact BM25 top `limit` of the collection's documents that pass `filters`.
+
+    Postings are read through index-only scans; the documents' rows only when filters must be checked.
+    Without filters the statement is prepared once per connection (planning costs as much as running it).
+    """
+    params: dict[str, Any] = {
+        "config": collection.text_search_config,
+        "query": query,
+        "collection_id": collection.id,
+        "k1": K1,
+        "b": B,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        if filters.is_empty():
+            _BM25_PREPARED.execute(cursor, [params[name] for name in _BM25_PARAMETERS])
+        else:
+            scope, scope_params = _scope(collection, filters)
+            sql = _BM25_SQL.format(filtered=f"JOIN embeddings e ON e.id = s.document_id AND {scope}")
+            cursor.execute(sql, params | scope_params)
+        rows = cursor.fetchall()
+    return ScoredList(hits=[(i, score) for i, score, _ in rows[1:]], method="bm25", terms=list(rows[0][2]))
+
+
+# --- Vectors -------------------------------------------------------------------------------------------------------
+
+
+@cache
+def _iterative_scans_available() -> bool:
+    """pgvector >= 0.8 has `hnsw.iterative_scan` (the answer is cached per process)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_to_array(extversion, '.')::int[] >= '{0,8}' FROM pg_extension WHERE extname = 'vector'"
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+_VECTOR_SQL = """
+SELECT e.id, -(e.normalized_embedding <#> %(vector)s::vector) AS score FROM embeddings e
+ WHERE {scope} AND e.model = %(model)s AND e.normalized_embedding IS NOT NULL
+ ORDER BY {order}
+ LIMIT %(limit)s
+"""
+_BY_INDEX = "e.normalized_embedding <#> %(vector)s::vector"
+#: `+ 0` keeps the HNSW index out of the plan: every filtered row is compared.
+_EXACT = "(e.normalized_embedding <#> %(vector)s::vector) + 0, e.id"
+#: Extra filters: when at most this many documents pass them, an exact scan answers (it beats the HNSW
+#: scan, which filters after the fact and would walk ~k / selectivity of the graph to find k of them).
+EXACT_SCAN_MAX = 2000
+# The filtered rows are collected first (vectors not read: TOAST pointers), and compared only when there
+# are at most %(cap)s of them. The first row carries how many there were (up to cap + 1).
+_CAPPED_EXACT_SQL = """
+WITH filtered AS MATERIALIZED (
+    SELECT e.id, e.normalized_embedding FROM embeddings e
+     WHERE {scope} AND e.model = %(model)s AND e.normalized_embedding IS NOT NULL
+     LIMIT %(cap)s + 1
+)
+(SELECT NULL::uuid, (SELECT count(*) FROM filtered)::float8)
+UNION ALL
+(SELECT f.id, -(f.normalized_embedding <#> %(vector)s::vector) FROM filtered f
+  WHERE (SELECT count(*) FROM filtered) <= %(cap)s
+  ORDER BY f.normalized_embedding <#> %(vector)s::vector, f.id
+  LIMIT %(limit)s)
+"""
+_VECTOR_PARAMETERS = {"vector": "text", "tenant_id": "uuid", "collection": "text", "model": "text", "limit": "int"}
+_VECTOR_PREPARED = PreparedStatement(
+    "mcpadmin_search_vector",
+    functools.reduce(
+        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
+        enumerate(_VECTOR_PARAMETERS, start=1),
+        _VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s", order=_BY_INDEX),
+    ),
+    param_types=list(_VECTOR_PARAMETERS.values()),
+)
+
+
+def model_dimension(collection: Collection, model: str) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT dimension FROM search_collection_models WHERE collection_id = %s AND model = %s",
+            [collection.id, model],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def vector_search(
+    *, collection: Collection, model: str, query_embedding: list[float], limit: int, filters: DocumentFilters
+) -> ScoredList:
+    """The `limit` documents of `model` nearest to `query_embedding` (cosine), among those passing `filters`."""
+    problem = vector_problem(query_embedding)
+    if problem:
+        raise DomainError("invalid", f"query_embedding: {problem}", {"query_embedding": [problem]})
+    dimension = model_dimension(collection, model)
+    if dimension is None:
+        return ScoredList(method="none")  # no document of this model in the collection
+    if dimension != len(query_embedding):
+        message = f"Model {model!r} has dimension {dimension} in this collection; the query has {len(query_embedding)}."
+        raise DomainError("invalid", message, {"query_embedding": [message]})
+    scope, params = _scope(collection, filters)
+    params = {**params, "vector": normalized_padded_text(query_embedding), "model": model, "limit": limit}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _iterative_scans_available():
+            cursor.execute(
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.ef_search', %s, true)",
+                [str(max(40, min(limit, 1000)))],
+            )
+        if not filters.is_empty():
+            cursor.execute(_CAPPED_EXACT_SQL.format(scope=scope), {**params, "cap": EXACT_SCAN_MAX})
+            counted, *exact = cursor.fetchall()
+            if counted[1] <= EXACT_SCAN_MAX:
+                return ScoredList(hits=exact, method="exact")
+            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_BY_INDEX), params)
+        else:
+            _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
+        hits, method = cursor.fetchall(), "hnsw"
+        if len(hits) < limit:
+            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_EXACT), params)
+            hits, method = cursor.fetchall(), "exact"
+    hits.sort(key=lambda hit: (-hit[1], hit[0]))  # relaxed order: re-sort
+    return ScoredList(hits=hits, method=method)
+
+
+# --- Fusion --------------------------------------------------------------------------------------------------------
+
+
+def competition_ranks(hits: Sequence[tuple[UUID, float]]) -> dict[UUID, int]:
+    """Rank by score, highest first, equal scores sharing a rank (1, 2, 2, 4): SQL's rank()."""
+    ranks: dict[UUID, int] = {}
+    previous: float | None = None
+    rank = 0
+    for position, (document_id, score) in enumerate(sorted(hits, key=lambda hit: -hit[1]), start=1):
+        if score != previous:
+            rank, previous = position, score
+        ranks[document_id] = rank
+    return ranks
+
+
+@dataclass(frozen=True)
+class Fused:
+    id: UUID
+    score: float
+    bm25_rank: int | None
+    bm25_score: float | None
+    vector_rank: int | None
+    vector_score: float | None
+
+
+def fusion_candidates(text: ScoredList, vectors: ScoredList) -> list[UUID]:
+    """The candidates in the order the fusion's ties are broken by: the BM25 list, then vector-only ones."""
+    seen = dict.fromkeys(document_id for document_id, _ in text.hits)
+    for document_id, _ in vectors.hits:
+        seen.setdefault(document_id)
+    return list(seen)
+
+
+def reciprocal_rank_fusion(text: ScoredList, vectors: ScoredList, *, rrf_k: int) -> list[Fused]:
+    """`mcp.reciprocal_rank_fusion(vector_scores, text_scores, rrf_k)` over `fusion_candidates`, in Python."""
+    text_ranks, vector_ranks = competition_ranks(text.hits), competition_ranks(vectors.hits)
+    text_scores, vector_scores = dict(text.hits), dict(vectors.hits)
+    fused = []
+    for position, document_id in enumerate(fusion_candidates(text, vectors)):
+        vector_rank, text_rank = vector_ranks.get(document_id), text_ranks.get(document_id)
+        score = 0.0
+        for rank in (vector_rank, text_rank):  # the SQL sums the vector list's term first
+            if rank is not None:
+                score += 1.0 / (rrf_k + rank)
+        fused.append(
+            (
+                -score,
+                position,
+                Fused(
+                    document_id,
+                    score,
+                    text_rank,
+                    text_scores.get(document_id),
+                    vector_rank,
+                    vector_scores.get(document_id),
+                ),
+            )
+        )
+    fused.sort(key=lambda item: (item[0], item[1]))
+    return [item[2] for item in fused]
+
+
+# --- Search --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchResult:
+    mode: str
+    mode_used: str
+    results: list[dict[str, Any]]
+    query_terms: list[str]
+    notes: list[str]
+    timings_ms: dict[str, float]
+    vector_method: str | None = None
+    #: The two candidate lists, as fused (for the admin's console).
+    text_list: ScoredList = field(default_factory=ScoredList)
+    vector_list: ScoredList = field(default_factory=ScoredList)
+
+
+def documents_by_id(collection: Collection, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id, external_id, content, metadata, model, agent_id, task_type, created_at FROM embeddings
+             WHERE id = ANY(%s) AND tenant_id = %s AND collection = %s
+            """,
+            [list(ids), collection.tenant_id, collection.name],
+        )
+        names = [column.name for column in cursor.description]
+        rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    for row in rows.values():  # raw cursors return jsonb as text
+        if isinstance(row["metadata"], str):
+            row["metadata"] = json.loads(row["metadata"])
+    return rows
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def search(
+    *,
+    collection: Collection,
+    mode: str,
+    query: str | None,
+    query_embedding: list[float] | None,
+    model: str | None,
+    k: int,
+    filters: DocumentFilters,
+    rrf_k: int = 60,
+    candidates: int = 100,
+) -> SearchResult:
+    """BM25, vector or hybrid search of one collection; `candidates` per list in hybrid mode."""
+    from search.embedder import local_embedder
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    if query_embedding is None and query and mode in ("hybrid", "vector"):
+        embedder = local_embedder()
+        if embedder is not None and model in (None, embedder.model_name):
+            step = time.perf_counter()
+            query_embedding, model = embedder.embed(query), embedder.model_name
+            timings["embed"] = _ms(step)
+            notes.append(f"The query was embedded server-side with {embedder.model_name}.")
+    if mode == "vector" and query_embedding is None:
+        raise DomainError(
+            "invalid",
+            "A vector search needs query_embedding (no local embedder is configured for this model).",
+            {"query_embedding": ["required for mode 'vector'"]},
+        )
+    if mode == "bm25" and not query:
+        raise DomainError("invalid", "A BM25 search needs a query.", {"query": ["required for mode 'bm25'"]})
+    if query_embedding is not None and not model:
+        raise DomainError(
+            "invalid", "A search by vector names its model.", {"model": ["required with query_embedding"]}
+        )
+
+    use_text = mode in ("bm25", "hybrid") and bool(query)
+    use_vectors = mode in ("vector", "hybrid") and query_embedding is not None
+    if mode == "hybrid" and not use_vectors:
+        notes.append("No query_embedding and no local embedder for this model: hybrid search used BM25 alone.")
+    if mode == "hybrid" and not use_text:
+        notes.append("No query text: hybrid search used the vector list alone.")
+    depth = candidates if mode == "hybrid" else k
+
+    text = ScoredList()
+    if use_text:
+        step = time.perf_counter()
+        text = bm25_search(collection=collection, query=query or "", limit=depth, filters=filters)
+        timings["bm25"] = _ms(step)
+        if not text.terms:
+            notes.append("The query has no searchable terms (only stop words?): BM25 found nothing.")
+    vectors = ScoredList()
+    if use_vectors:
+        step = time.perf_counter()
+        vectors = vector_search(
+            collection=collection, model=model or "", query_embedding=query_embedding or [], limit=depth,
+            filters=filters,
+        )  # fmt: skip
+        timings["vector"] = _ms(step)
+        if vectors.method == "none":
+            notes.append(f"No document of model {model!r} in this collection.")
+
+    step = time.perf_counter()
+    fused = reciprocal_rank_fusion(text, vectors, rrf_k=rrf_k)[:k]
+    timings["fusion"] = _ms(step)
+    mode_used = "hybrid" if use_text and use_vectors else ("bm25" if use_text else "vector")
+
+    step = time.perf_counter()
+    rows = documents_by_id(collection, [hit.id for hit in fused])
+    timings["fetch"] = _ms(step)
+    results = []
+    for hit in fused:
+        row = rows.get(hit.id)
+        if row is None:  # deleted between the lists and the fetch
+            continue
+        score = hit.score if mode_used == "hybrid" else (hit.bm25_score if use_text else hit.vector_score)
+        results.append(
+            {
+                **row,
+                "score": score,
+                "fused_score": hit.score,
+                "bm25": None if hit.bm25_rank is None else {"rank": hit.bm25_rank, "score": hit.bm25_score},
+                "vector": None if hit.vector_rank is None else {"rank": hit.vector_rank, "score": hit.vector_score},
+            }
+        )
+    timings["total"] = _ms(started)
+    return SearchResult(mode, mode_used, results, text.terms, notes, timings, vectors.method or None, text, vectors)
+
+
+# --- Statistics ----------------------------------------------------------------------------------------------------
+
+
+def collection_statistics(collection: Collection, *, top_terms: int = 20) -> dict[str, Any]:
+    """Exact figures from the side tables (one snapshot), and the spec's row as last folded."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH terms AS (
+                SELECT term, sum(document_count) AS document_count FROM search_term_stats
+                 WHERE collection_id = %(c)s GROUP BY term HAVING sum(document_count) <> 0
+            ), counters AS (
+                SELECT coalesce(sum(documents), 0) AS documents, coalesce(sum(total_length), 0) AS total_length
+                  FROM search_collection_counters WHERE collection_id = %(c)s
+            ), top AS (
+                SELECT term, document_count FROM terms ORDER BY document_count DESC, term LIMIT %(top)s
+            )
+            SELECT counters.documents, counters.total_length, (SELECT count(*) FROM terms), top.term,
+                   top.document_count
+              FROM counters LEFT JOIN top ON true
+             ORDER BY top.document_count DESC, top.term
+            """,
+            {"c": collection.id, "top": top_terms},
+        )
+        rows = cursor.fetchall()
+    documents, total_length, unique_terms = rows[0][:3]
+    top = [(term, count) for _, _, _, term, count in rows if term is not None]
+    folded = EmbeddingStatistics.objects.filter(collection_id=collection.statistics_id).first()
+    return {
+        "total_documents": int(documents),
+        "total_length": int(total_length),
+        "avg_document_length": (int(total_length) / int(documents)) if documents else 0.0,
+        "unique_terms": int(unique_terms),
+        "top_terms": [{"term": term, "document_count": count} for term, count in top],
+        "models": list(collection.models.order_by("model").values("model", "dimension")),
+        "statistics_id": collection.statistics_id,
+        "statistics_last_updated": folded.last_updated if folded else None,
+    }
+
+
+_DERIVED_MISMATCHES_SQL = """
+SELECT count(*) FROM embeddings e CROSS JOIN LATERAL mcp.search_analyze(%(config)s::regconfig, e.content) AS a
+ WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s
+   AND (e.content_tsvector IS DISTINCT FROM a.tsv OR e.term_frequencies IS DISTINCT FROM a.tf
+        OR e.document_length IS DISTINCT FROM a.len
+        OR e.content_hash IS DISTINCT FROM encode(sha256(convert_to(e.content, 'UTF8')), 'hex')
+        OR e.dimension IS DISTINCT FROM vector_dims(e.embedding)
+        OR e.normalized_embedding IS DISTINCT FROM
+           CASE WHEN e.embedding IS NOT NULL THEN
+               (l2_normalize(e.embedding)::real[]
+                || array_fill(0::real, ARRAY[%(width)s - vector_dims(e.embedding)]))::vector
+           END)
+"""
+
+_FOLDED_MISMATCH_SQL = """
+WITH kept AS (
+    SELECT coalesce(jsonb_object_agg(term, df), '{}'::jsonb) AS counts FROM (
+        SELECT term, sum(document_count) AS df FROM search_term_stats WHERE collection_id = %(collection_id)s
+         GROUP BY term HAVING sum(document_count) <> 0) AS t
+), counters AS (
+    SELECT coalesce(sum(documents), 0) AS documents, coalesce(sum(total_length), 0) AS total_length
+      FROM search_collection_counters WHERE collection_id = %(collection_id)s
+)
+SELECT s.collection_id IS NULL, s.total_documents IS DISTINCT FROM counters.documents,
+       s.avg_document_length IS DISTINCT FROM
+           CASE WHEN counters.documents > 0 THEN counters.total_length::float8 / counters.documents ELSE 0 END,
+       s.term_document_counts IS DISTINCT FROM kept.counts
+  FROM kept CROSS JOIN counters LEFT JOIN embedding_statistics s ON s.collection_id = %(statistics_id)s
+"""
+
+
+def collection_stats_problems(collection: Collection) -> list[str]:
+    """What differs between the collection's documents, its side tables and `embedding_statistics` (empty: exact).
+
+    Read in one REPEATABLE READ snapshot, so concurrent writes cannot show up as differences.
+    """
+    from search.services import COUNTERS_DIFF_SQL, POSTINGS_DIFF_SQL, STATISTICS_DIFF_SQL
+
+    params = {
+        "tenant_id": collection.tenant_id,
+        "collection": collection.name,
+        "collection_id": collection.id,
+        "statistics_id": collection.statistics_id,
+        "config": collection.text_search_config,
+        "width": NORMALIZED_DIMENSIONS,
+    }
+    problems = []
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(_DERIVED_MISMATCHES_SQL, params)
+        derived = cursor.fetchone()[0]
+        if derived:
+            problems.append(f"{derived} documents have derived columns that differ from a fresh analysis")
+        cursor.execute(STATISTICS_DIFF_SQL, params)
+        terms = cursor.fetchall()
+        if terms:
+            sample = ", ".join(f"{term}: {fresh} vs {kept}" for term, fresh, kept in terms[:5])
+            problems.append(f"{len(terms)} terms have a wrong document count (documents vs statistics: {sample})")
+        cursor.execute(POSTINGS_DIFF_SQL, params)
+        postings = cursor.fetchone()[0]
+        if postings:
+            problems.append(f"{postings} postings differ from the documents' term frequencies")
+        cursor.execute(COUNTERS_DIFF_SQL, params)
+        documents, total_length, kept_documents, kept_length = cursor.fetchone()
+        if (documents, total_length) != (kept_documents, kept_length):
+            problems.append(
+                f"counters say {kept_documents} documents / length {kept_length}; "
+                f"the documents: {documents} / {total_length}"
+            )
+        cursor.execute(_FOLDED_MISMATCH_SQL, params)
+        missing, total, average, counts = cursor.fetchone()
+        if missing or total or average or counts:
+            problems.append("embedding_statistics differs from the side tables (not folded?)")
+    return problems

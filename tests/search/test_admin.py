@@ -1,0 +1,83 @@
+"""The operator admin of search: console, collections with statistics, read-only documents."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from search.models import Collection, Embedding
+from search.services import DocumentInput, documents_ingest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def papers(tenant):
+    documents_ingest(
+        tenant=tenant,
+        collection="papers",
+        documents=[
+            DocumentInput(content="Boundary layer flow over a plate", model="m", embedding=[1.0, 0.0], external_id="a"),
+            DocumentInput(content="Shock waves in supersonic flow", model="m", embedding=[0.0, 1.0], external_id="b"),
+        ],
+    )
+    return Collection.objects.get(tenant=tenant, name="papers")
+
+
+def test_console_shows_the_three_lists_side_by_side(admin_client, papers):
+    url = reverse("admin:search_console")
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.get(
+        url, {"collection": papers.pk, "query": "flow plate", "model": "m", "query_embedding": "[1, 0.2]", "k": 5,
+              "candidates": 10, "rrf_k": 60},
+    )  # fmt: skip
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Mode used: <strong>hybrid</strong>" in page
+    for heading in ("BM25 (2 candidates)", "Vector (2 candidates)", "Fused (RRF)"):
+        assert heading in page
+    assert page.count("Boundary layer flow over a plate") == 3  # in each list
+    assert "0.03279" in page  # fused score 2/61 of the document first in both lists
+
+
+def test_console_reports_bad_input_as_form_errors(admin_client, papers):
+    url = reverse("admin:search_console")
+    response = admin_client.get(url, {"collection": papers.pk, "query_embedding": "[NaN]", "k": 5, "candidates": 10,
+                                      "rrf_k": 60})  # fmt: skip
+    assert response.status_code == 200
+    assert "Mode used" not in response.content.decode()
+    wrong_dimension = admin_client.get(
+        url, {"collection": papers.pk, "query": "flow", "model": "m", "query_embedding": "[1, 2, 3]", "k": 5,
+              "candidates": 10, "rrf_k": 60},
+    )  # fmt: skip
+    assert "dimension 2" in wrong_dimension.content.decode()
+
+
+def test_collections_list_and_page_show_statistics(admin_client, papers):
+    listing = admin_client.get(reverse("admin:search_collection_changelist")).content.decode()
+    assert "papers" in listing
+    assert "Search console" in listing
+    page = admin_client.get(reverse("admin:search_collection_change", args=[papers.pk])).content.decode()
+    assert "2 documents" in page
+    assert "flow (2)" in page
+
+
+def test_verify_action(admin_client, papers):
+    response = admin_client.post(
+        reverse("admin:search_collection_changelist"),
+        {"action": "verify_statistics", "_selected_action": [papers.pk]},
+        follow=True,
+    )
+    assert "exact." in response.content.decode()
+
+
+def test_documents_are_read_only(admin_client, papers):
+    document = Embedding.objects.filter(collection="papers").first()
+    page = admin_client.get(reverse("admin:search_embedding_change", args=[document.pk])).content.decode()
+    assert document.content in page
+    assert 'name="_save"' not in page
+    assert (
+        admin_client.post(reverse("admin:search_embedding_delete", args=[document.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert Embedding.objects.filter(pk=document.pk).exists()
