@@ -7,6 +7,7 @@ Searching is a read (user keys may search); ingest and deletes are writes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -19,10 +20,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
-from mcpadmin.api.errors import DomainError, NotFound
+from mcpadmin.api.errors import DomainError, Forbidden, NotFound
 from mcpadmin.api.pagination import Pagination
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
+from search.access import (
+    collections_visible_to,
+    deletable_scope,
+    readable_collection,
+    require_write,
+    workspace_for_new_collection,
+)
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
 from search.selectors import collection_named, collection_statistics, search
@@ -36,7 +44,6 @@ from search.services import (
     documents_ingest,
 )
 from search.vectors import vector_problem
-from tenants.models import Workspace
 
 MAX_SEARCH_BYTES = 1024 * 1024
 
@@ -192,7 +199,10 @@ class FiltersSerializer(StrictSerializer):
 
 
 class SearchRequestSerializer(StrictSerializer):
-    collection = serializers.CharField(max_length=255)
+    collection = serializers.CharField(max_length=255, required=False, help_text="A collection of the caller's tenant.")
+    collection_id = serializers.UUIDField(
+        required=False, help_text="Instead of `collection`: any readable collection, e.g. of a public workspace."
+    )
     query = serializers.CharField(max_length=10_000, required=False, allow_blank=True, trim_whitespace=False)
     query_embedding = EmbeddingField(required=False, allow_null=True)
     model = serializers.CharField(max_length=255, required=False, allow_null=True)
@@ -203,6 +213,8 @@ class SearchRequestSerializer(StrictSerializer):
     candidates = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("collection" in attrs) == ("collection_id" in attrs):
+            raise serializers.ValidationError({"collection": ["Give collection or collection_id (one of them)."]})
         if attrs["candidates"] < attrs["k"]:
             raise serializers.ValidationError({"candidates": ["Must be at least k."]})
         if not attrs.get("query") and attrs.get("query_embedding") is None:
@@ -258,10 +270,7 @@ class DeletedSerializer(serializers.Serializer):
 
 
 def _collection_or_404(principal: Any, name: str) -> Collection:
-    collection = collection_named(principal.tenant_id, name)
-    if collection is None:
-        raise NotFound("No such collection.", {"collection": [name]})
-    return collection
+    return readable_collection(principal, name=name)
 
 
 class DeleteFiltersSerializer(FiltersSerializer):
@@ -306,10 +315,15 @@ class CollectionListView(PlatformAPIView):
 
     service = "search"
 
-    @extend_schema(responses=CollectionSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("include_public", bool, description="also collections of other tenants' "
+                                     "public workspaces (search them by collection_id)")],
+        responses=CollectionSerializer(many=True),
+    )  # fmt: skip
     def get(self, request: Request) -> Response:
         paginator = Pagination()
-        queryset = Collection.objects.filter(tenant_id=self.principal.tenant_id).order_by("name", "id")
+        include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
+        queryset = collections_visible_to(self.principal, include_public=include_public)
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 
@@ -320,11 +334,7 @@ class CollectionListView(PlatformAPIView):
         data.is_valid(raise_exception=True)
         workspace = None
         if data.validated_data.get("workspace_id"):
-            workspace = Workspace.objects.filter(
-                id=data.validated_data["workspace_id"], tenant_id=self.principal.tenant_id
-            ).first()
-            if workspace is None:
-                raise DomainError("invalid", "No such workspace.", {"workspace_id": ["No such workspace."]})
+            workspace = workspace_for_new_collection(self.principal, data.validated_data["workspace_id"])
         collection = collection_create(
             tenant=self.principal.tenant,
             name=data.validated_data["name"],
@@ -360,6 +370,8 @@ class CollectionDocumentsView(PlatformAPIView):
         """
         data = IngestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if collection_named(self.principal.tenant_id, collection) is not None:  # else: created on first use
+            require_write(self.principal, _collection_or_404(self.principal, collection))
         result = documents_ingest(
             tenant=self.principal.tenant,
             collection=collection,
@@ -396,6 +408,12 @@ class CollectionDocumentsView(PlatformAPIView):
         filters = _filters_from_query(request.query_params)
         if filters.is_empty():
             raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
+        own_agent = deletable_scope(self.principal, target)
+        if own_agent is not None:  # a contributor deletes only what its agent wrote
+            if filters.agent_id not in (None, own_agent):
+                raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.",
+                                {"agent_id": filters.agent_id})  # fmt: skip
+            filters = dataclasses.replace(filters, agent_id=own_agent)
         where, params = filters.sql()
         deleted = documents_delete(collection=target, where=where, params=params)
         return Response({"deleted": len(deleted), "ids": deleted})
@@ -421,6 +439,9 @@ class DocumentDetailView(PlatformAPIView):
     @extend_schema(responses=DeletedSerializer, operation_id="search_document_delete")
     def delete(self, request: Request, collection: str, document_id: str) -> Response:
         target, document = self._document(collection, document_id)
+        own_agent = deletable_scope(self.principal, target)
+        if own_agent is not None and document.agent_id != own_agent:
+            raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.", {})
         deleted = documents_delete(
             collection=target, where="e.id = %(document_id)s", params={"document_id": document.id}
         )
@@ -444,7 +465,9 @@ class SearchView(PlatformAPIView):
         data = SearchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        target = _collection_or_404(self.principal, values["collection"])
+        target = readable_collection(
+            self.principal, name=values.get("collection"), collection_id=values.get("collection_id")
+        )
         filters = DocumentFilters(**values.get("filters", {}))
         result = search(
             collection=target,
