@@ -190,6 +190,13 @@ def render_plan(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _search_rebuild(alias: str) -> None:
+    from search.services import collection_stats_rebuild, collections_adopt_orphans
+
+    for collection in collections_adopt_orphans(using=alias):
+        collection_stats_rebuild(collection=collection, using=alias)
+
+
 def _django_migrations(*, fake: bool) -> Callable[[str], None]:
     """Run the other apps' migrations (fake=False), or record the remaining ones (the project's) as applied."""
 
@@ -773,33 +780,23 @@ class _Planner:
         self.add("Tenants for the tenant ids of the legacy rows", statements, details)
 
     def plan_search(self) -> None:
-        """Derived search data of the legacy embeddings (see deploy.legacy for the formulas)."""
-        embeddings, statistics = "embeddings", "embedding_statistics"
-        needed = [f"{embeddings}.{c}" for c in ("content", "content_tsvector", "term_frequencies", "document_length")]
-        if embeddings not in self.platform_tables or any(("column", c) not in self.target for c in needed):
+        """Search data of the legacy embeddings, derived by the search app's own rebuild (as for new documents)."""
+        if "embeddings" not in self.platform_tables or ("table", "search_collections") not in self.target:
             return
-        if any(self.target[("column", c)].attrs["generated"] for c in needed):
-            return  # PostgreSQL computes them
-        has_tsvector = ("column", f"{embeddings}.content_tsvector") in self.current
-        rows = self.count(embeddings, "content_tsvector IS NULL" if has_tsvector else "true")
+        rows = self.count("embeddings")
         if not rows:
             return
-        names = {"embeddings": self.table(embeddings), "statistics": self.table(statistics)}
-        self.add(
-            "Derived search data of the legacy embeddings",
-            [legacy.TSVECTOR_SQL.format(**names), legacy.TERM_FREQUENCIES_SQL.format(**names)],
-            [
-                f"{rows} embedding(s): content_tsvector = to_tsvector('english', content); term_frequencies and "
-                "document_length from that tsvector"
+        # After the constraints and indexes: the rebuild's upserts need their unique keys.
+        self.statistics = Step(
+            "Search data of the legacy embeddings",
+            details=[
+                f"{rows} embedding(s): a search collection for each (tenant, collection) they name (analyzer english)",
+                "every derived column (content_tsvector, term_frequencies, document_length, content_hash, dimension, "
+                "normalized_embedding, idf_scores), the term statistics, postings and embedding_statistics, "
+                "recomputed by search.services.collection_stats_rebuild, the code of manage.py rebuild_search_stats",
             ],
+            action=_search_rebuild,
         )
-        if ("table", statistics) in self.target:
-            # After the constraints: the upsert needs embedding_statistics' primary key.
-            self.statistics = Step(
-                "Search statistics of the legacy collections",
-                [legacy.STATISTICS_SQL.format(**names)],
-                ["embedding_statistics: one row per '<tenant id>:<collection>' of the embeddings"],
-            )
 
     def plan_late_objects(self, renames: dict[tuple[str, str], DbObject]) -> None:
         """Constraints, indexes, views, triggers and policies: missing ones, and the replaced ones again."""

@@ -2,7 +2,7 @@
 
 Everything else adoption does is derived from the expected catalog (see
 deploy.adoption). These are the value mappings, the fillers for NOT NULL
-columns without a default, the API key rules and the derived search data.
+columns without a default and the API key rules. (Derived search data is the search app's own rebuild.)
 """
 
 from __future__ import annotations
@@ -58,38 +58,3 @@ def parse_mapping(pairs: list[str], labels: list[str], option: str) -> dict[str,
             raise ValueError(f"{option} {pair!r}: {new!r} is not one of {', '.join(labels)}")
         mapping[old] = new
     return mapping
-
-
-# Derived search data of legacy embeddings (the search services write it for new rows).
-# content_tsvector = to_tsvector('english', content); term_frequencies = {lexeme: occurrences}
-# and document_length = number of lexeme occurrences, both of that tsvector (stop words excluded);
-# embedding_statistics: one row per "<tenant id>:<collection>" with its document count, average
-# document length and {lexeme: number of documents containing it}. idf_scores stays NULL: it
-# depends on the whole collection and is computed when searching.
-TSVECTOR_SQL = (
-    "UPDATE {embeddings} SET content_tsvector = to_tsvector('english', content) WHERE content_tsvector IS NULL"
-)
-TERM_FREQUENCIES_SQL = """UPDATE {embeddings} AS e
-   SET term_frequencies = counted.frequencies, document_length = counted.length
-  FROM (SELECT d.id,
-               COALESCE(jsonb_object_agg(l.lexeme, cardinality(l.positions)) FILTER (WHERE l.lexeme IS NOT NULL),
-                        '{{}}'::jsonb) AS frequencies,
-               COALESCE(sum(cardinality(l.positions)), 0)::integer AS length
-          FROM {embeddings} AS d LEFT JOIN LATERAL unnest(d.content_tsvector) AS l ON true
-         WHERE d.term_frequencies IS NULL OR d.document_length IS NULL
-         GROUP BY d.id) AS counted
- WHERE e.id = counted.id"""
-STATISTICS_SQL = """INSERT INTO {statistics}
-       (collection_id, total_documents, avg_document_length, term_document_counts, last_updated)
-SELECT docs.collection_id, docs.total, docs.average, COALESCE(terms.counts, '{{}}'::jsonb), CURRENT_TIMESTAMP
-  FROM (SELECT tenant_id::text || ':' || collection AS collection_id, count(*) AS total,
-               COALESCE(avg(document_length), 0) AS average
-          FROM {embeddings} GROUP BY 1) AS docs
-  LEFT JOIN (SELECT collection_id, jsonb_object_agg(term, documents) AS counts
-               FROM (SELECT e.tenant_id::text || ':' || e.collection AS collection_id, t.term, count(*) AS documents
-                       FROM {embeddings} AS e, jsonb_object_keys(e.term_frequencies) AS t(term)
-                      GROUP BY 1, 2) AS per_term
-              GROUP BY collection_id) AS terms ON terms.collection_id = docs.collection_id
-ON CONFLICT (collection_id) DO UPDATE
-   SET total_documents = EXCLUDED.total_documents, avg_document_length = EXCLUDED.avg_document_length,
-       term_document_counts = EXCLUDED.term_document_counts, last_updated = EXCLUDED.last_updated"""

@@ -48,7 +48,7 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 
 from mcpadmin.api.errors import Conflict, DomainError
 from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection
@@ -218,9 +218,9 @@ def acquire_stripe(collection_id: UUID) -> int:
         return stripe
 
 
-def lock_all_stripes(collection_id: UUID) -> None:
+def lock_all_stripes(collection_id: UUID, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Excludes every writer of the collection until this transaction ends (rebuilds)."""
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtext(%s), s) FROM generate_series(0, %s - 1) AS s ORDER BY s",
             [_stripe_lock_key(collection_id), STAT_STRIPES],
@@ -265,7 +265,7 @@ def _fold_behind(cursor: Any, collection_id: UUID) -> bool:
     return bool(row and row[0])
 
 
-def collection_stats_fold(*, collection_id: UUID) -> bool:
+def collection_stats_fold(*, collection_id: UUID, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Brings `embedding_statistics` up to the side tables; returns whether this call wrote it.
 
     At most one fold per collection runs at a time; a caller that finds one
@@ -273,14 +273,14 @@ def collection_stats_fold(*, collection_id: UUID) -> bool:
     """
     wrote = False
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s), %s)", [str(collection_id), FOLD_LOCK])
             if not cursor.fetchone()[0]:
                 return wrote
             if _fold_behind(cursor, collection_id):
                 cursor.execute(_FOLD_SQL, {"collection_id": collection_id, "statistics_id": str(collection_id)})
                 wrote = True
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             if not _fold_behind(cursor, collection_id):
                 return wrote
 
@@ -824,11 +824,11 @@ def _collection_params(collection: Collection) -> dict[str, Any]:
     }
 
 
-def _chunked(sql: str, params: dict[str, Any], progress: Any) -> tuple[int, int]:
+def _chunked(sql: str, params: dict[str, Any], progress: Any, using: str) -> tuple[int, int]:
     """Runs a chunk statement until the collection is done, one transaction per chunk; (rows, rows changed)."""
     after, seen, changed = UUID(int=0), 0, 0
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute(sql, {**params, "after": after})
             last, count, fixed = cursor.fetchone()
         if not count:
@@ -846,7 +846,9 @@ def collection_documents_count(collection: Collection) -> int:
         return int(cursor.fetchone()[0])
 
 
-def collection_stats_rebuild(*, collection: Collection, progress: Any = None) -> RebuildReport:
+def collection_stats_rebuild(
+    *, collection: Collection, progress: Any = None, using: str = DEFAULT_DB_ALIAS
+) -> RebuildReport:
     """Recomputes every derived column of the collection's documents and its statistics from the documents.
 
     Derived columns are fixed chunk by chunk (only rows that differ are rewritten,
@@ -858,10 +860,10 @@ def collection_stats_rebuild(*, collection: Collection, progress: Any = None) ->
     progress = progress or (lambda done, phase: None)
     params = _collection_params(collection)
     report.documents, report.derived_fixed = _chunked(
-        _REBUILD_DERIVED_SQL, params, lambda done: progress(done, "derived columns")
+        _REBUILD_DERIVED_SQL, params, lambda done: progress(done, "derived columns"), using
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        lock_all_stripes(collection.id)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        lock_all_stripes(collection.id, using=using)
         cursor.execute(STATISTICS_DIFF_SQL, params)
         report.terms_fixed = len(cursor.fetchall())
         cursor.execute(COUNTERS_DIFF_SQL, params)
@@ -923,14 +925,14 @@ def collection_stats_rebuild(*, collection: Collection, progress: Any = None) ->
             params,
         )
         report.models_fixed = removed + cursor.rowcount
-    collection_stats_fold(collection_id=collection.id)
-    report.idf_refreshed = _chunked(_REBUILD_IDF_SQL, params, lambda done: progress(done, "idf_scores"))[1]
+    collection_stats_fold(collection_id=collection.id, using=using)
+    report.idf_refreshed = _chunked(_REBUILD_IDF_SQL, params, lambda done: progress(done, "idf_scores"), using)[1]
     return report
 
 
-def collections_adopt_orphans() -> list[Collection]:
+def collections_adopt_orphans(*, using: str = DEFAULT_DB_ALIAS) -> list[Collection]:
     """Collections for documents written without one (by other services, or before this app managed them)."""
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO search_collections (id, tenant_id, name, text_search_config, folded_writes,
@@ -944,4 +946,4 @@ def collections_adopt_orphans() -> list[Collection]:
             """
         )
         ids = [row[0] for row in cursor.fetchall()]
-    return list(Collection.objects.filter(id__in=ids))
+    return list(Collection.objects.using(using).filter(id__in=ids))

@@ -96,7 +96,7 @@ def test_values_are_mapped_derived_data_computed_and_the_platform_works(legacy_d
     ]
     assert execute(alias, "SELECT count(*) FROM mcp.tenant_config")[0][0] == len(TENANTS)
 
-    # search data, derived exactly as documented in deploy.legacy
+    # search data, derived by the search app's own rebuild: collections, derived columns, statistics, postings
     for content, tsvector_matches, length, frequencies, content_hash in execute(
         alias,
         "SELECT content, content_tsvector = to_tsvector('english', content), document_length, term_frequencies, "
@@ -107,14 +107,16 @@ def test_values_are_mapped_derived_data_computed_and_the_platform_works(legacy_d
         assert length == sum(json.loads(frequencies).values())
     docs = execute(
         alias,
-        "SELECT total_documents, avg_document_length, term_document_counts FROM mcp.embedding_statistics "
-        "WHERE collection_id = %s",
-        [f"{TENANTS[0]}:docs"],
+        "SELECT s.total_documents, s.avg_document_length, s.term_document_counts FROM mcp.embedding_statistics s "
+        "JOIN mcp.search_collections c ON s.collection_id = c.id::text WHERE c.tenant_id = %s AND c.name = 'docs'",
+        [TENANTS[0]],
     )
     [(total, average, term_counts)] = docs
     assert (total, average) == (3, pytest.approx((6 + 10 + 6) / 3))
     assert json.loads(term_counts)["fox"] == 3
     assert json.loads(term_counts)["hybrid"] == 1
+    postings = execute(alias, "SELECT count(DISTINCT document_id) FROM mcp.search_postings WHERE term = 'fox'")
+    assert postings == [(3,)]
 
     # the platform's ORM reads and writes the adopted tables
     assert Task.objects.using(alias).filter(status="assigned").count() == 1

@@ -49,3 +49,27 @@ def test_legacy_sha256_keys_authenticate_only_when_enabled(legacy_database):
 
     refused = me_in_adopted_database(dbname, raw_keys, accept_legacy=False)
     assert all(outcome == [401, "not_authenticated"] for outcome in refused.values())
+
+
+SEARCH = (
+    "import json; from rest_framework.test import APIClient\n"
+    "r = APIClient().post('/api/v1/search', {{'collection': 'docs', 'query': 'fox', 'mode': 'bm25'}}, format='json',\n"
+    "                     HTTP_AUTHORIZATION='Bearer {key}')\n"
+    "print(json.dumps([r.status_code, [hit['content'] for hit in r.json().get('results', [])]]))\n"
+)
+
+
+def test_the_adopted_documents_are_searchable_through_the_api(legacy_database):
+    alias = legacy_database("clean_old")
+    assert run("adopt_legacy_db", "--database", alias, "--apply").code == 0
+    env = {**os.environ, "MCPADMIN_DB_NAME": connections[alias].settings_dict["NAME"],
+           "MCPADMIN_ACCEPT_LEGACY_KEYS": "true", "ALLOWED_HOSTS": "testserver"}  # fmt: skip
+    script = SEARCH.format(key=RAW_KEYS["a0000000-0000-4000-8000-000000000001"])  # tenant 1111…: the "docs" collection
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    status, contents = json.loads(result.stdout.strip().splitlines()[-1])
+    assert status == 200
+    assert len(contents) == 3
+    assert all("fox" in content.lower() for content in contents)
