@@ -166,8 +166,15 @@ SELECT e.id, -(e.normalized_embedding <#> %(vector)s::vector) AS score FROM embe
  LIMIT %(limit)s
 """
 _BY_INDEX = "e.normalized_embedding <#> %(vector)s::vector"
-#: `+ 0` keeps the HNSW index out of the plan: every filtered row is compared.
-_EXACT = "(e.normalized_embedding <#> %(vector)s::vector) + 0, e.id"
+# Exact scans compare the model's own vector (`embedding`, kept inline: migration search 0003) by cosine, not the
+# 1536-wide padded one from TOAST: same ranking and score (cosine similarity), a fraction of the reads. Every
+# compared row has the query's model, hence its dimension.
+_EXACT_VECTOR_SQL = """
+SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddings e
+ WHERE {scope} AND e.model = %(model)s AND e.embedding IS NOT NULL
+ ORDER BY (e.embedding <=> %(raw_vector)s::vector) + 0, e.id
+ LIMIT %(limit)s
+"""
 #: Extra filters: when at most this many documents pass them, an exact scan answers (it beats the HNSW
 #: scan, which filters after the fact and would walk ~k / selectivity of the graph to find k of them).
 EXACT_SCAN_MAX = 2000
@@ -175,15 +182,15 @@ EXACT_SCAN_MAX = 2000
 # are at most %(cap)s of them. The first row carries how many there were (up to cap + 1).
 _CAPPED_EXACT_SQL = """
 WITH filtered AS MATERIALIZED (
-    SELECT e.id, e.normalized_embedding FROM embeddings e
-     WHERE {scope} AND e.model = %(model)s AND e.normalized_embedding IS NOT NULL
+    SELECT e.id, e.embedding FROM embeddings e
+     WHERE {scope} AND e.model = %(model)s AND e.embedding IS NOT NULL
      LIMIT %(cap)s + 1
 )
 (SELECT NULL::uuid, (SELECT count(*) FROM filtered)::float8)
 UNION ALL
-(SELECT f.id, -(f.normalized_embedding <#> %(vector)s::vector) FROM filtered f
+(SELECT f.id, 1 - (f.embedding <=> %(raw_vector)s::vector) FROM filtered f
   WHERE (SELECT count(*) FROM filtered) <= %(cap)s
-  ORDER BY f.normalized_embedding <#> %(vector)s::vector, f.id
+  ORDER BY f.embedding <=> %(raw_vector)s::vector, f.id
   LIMIT %(limit)s)
 """
 _VECTOR_PARAMETERS = {"vector": "text", "tenant_id": "uuid", "collection": "text", "model": "text", "limit": "int"}
@@ -222,7 +229,13 @@ def vector_search(
         message = f"Model {model!r} has dimension {dimension} in this collection; the query has {len(query_embedding)}."
         raise DomainError("invalid", message, {"query_embedding": [message]})
     scope, params = _scope(collection, filters)
-    params = {**params, "vector": normalized_padded_text(query_embedding), "model": model, "limit": limit}
+    params = {
+        **params,
+        "vector": normalized_padded_text(query_embedding),
+        "raw_vector": "[" + ",".join(repr(float(x)) for x in query_embedding) + "]",
+        "model": model,
+        "limit": limit,
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         if _iterative_scans_available():
             cursor.execute(
@@ -240,7 +253,7 @@ def vector_search(
             _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
         hits, method = cursor.fetchall(), "hnsw"
         if len(hits) < limit:
-            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_EXACT), params)
+            cursor.execute(_EXACT_VECTOR_SQL.format(scope=scope), params)
             hits, method = cursor.fetchall(), "exact"
     hits.sort(key=lambda hit: (-hit[1], hit[0]))  # relaxed order: re-sort
     return ScoredList(hits=hits, method=method)
