@@ -21,10 +21,26 @@ import psycopg
 from psycopg import sql
 
 logger = logging.getLogger(__name__)
+# platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI), also when pgserver exits: harmless here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 #: Cleanup modes of pgserver: "stop" stops the server when the last process
 #: using it exits; "keep" (pgserver's None) leaves it running for the next one.
 CLEANUP_MODES = {"stop": "stop", "keep": None}
+
+#: Server settings of the embedded PostgreSQL (its own defaults are for a tiny machine: 128 MB of shared
+#: buffers, where the vector index of 100k documents alone takes 800 MB). Override or add any setting with
+#: MCPADMIN_PG_SETTINGS="name=value,name=value". Applied with ALTER SYSTEM; shared_buffers at the next start.
+SERVER_SETTINGS = {
+    "shared_buffers": "1GB",
+    "effective_cache_size": "4GB",
+    "maintenance_work_mem": "1GB",  # HNSW index builds
+    "work_mem": "16MB",
+    "max_wal_size": "4GB",  # bulk ingest without a checkpoint every few seconds
+    "checkpoint_timeout": "15min",
+    "wal_compression": "on",
+    "random_page_cost": "1.1",  # local SSD
+}
 
 
 @dataclass(frozen=True)
@@ -65,11 +81,8 @@ def _start(path: Path) -> EmbeddedServer:
     # pgserver creates the folder with exist_ok=False outside its lock: processes starting together on a new
     # folder (gunicorn workers on a fresh machine) would race. The rest of its start-up runs under its lock.
     path.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
-        warnings.simplefilter("ignore")
-        import pgserver
-        from pgserver._commands import POSTGRES_BIN_PATH
+    import pgserver
+    from pgserver._commands import POSTGRES_BIN_PATH
 
     mode = os.environ.get("MCPADMIN_PG_CLEANUP", "stop")
     if mode not in CLEANUP_MODES:
@@ -77,12 +90,43 @@ def _start(path: Path) -> EmbeddedServer:
     handle = pgserver.get_server(path, cleanup_mode=CLEANUP_MODES[mode])
     info = handle.get_postmaster_info()
     logger.debug("embedded PostgreSQL at %s (pid %s)", path, info.pid)
-    return EmbeddedServer(
+    server = EmbeddedServer(
         data_dir=path,
         socket_dir=str(info.socket_dir),
         port=int(info.port or 5432),
         bin_dir=Path(POSTGRES_BIN_PATH),
     )
+    _apply_server_settings(server)
+    return server
+
+
+def server_settings() -> dict[str, str]:
+    settings = dict(SERVER_SETTINGS)
+    for pair in filter(None, (p.strip() for p in os.environ.get("MCPADMIN_PG_SETTINGS", "").split(","))):
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"MCPADMIN_PG_SETTINGS: expected name=value, got {pair!r}")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
+def _apply_server_settings(server: EmbeddedServer) -> None:
+    """ALTER SYSTEM the wanted settings when they changed since the last time (a marker in the data folder)."""
+    import json
+
+    wanted = server_settings()
+    marker = server.data_dir / "mcpadmin-settings.json"
+    try:
+        if json.loads(marker.read_text()) == wanted:
+            return
+    except (OSError, ValueError):
+        pass
+    with server.connect(autocommit=True) as conn:
+        for name, value in wanted.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+    marker.write_text(json.dumps(wanted, sort_keys=True))
+    logger.info("embedded PostgreSQL settings applied (shared_buffers takes effect at the next start)")
 
 
 _created: set[tuple[Path, str]] = set()

@@ -51,6 +51,33 @@ def test_a_new_data_folder_is_initialised_and_stopped_with_its_last_process(tmp_
     assert manage_shell(env).split("|")[0] == "mcpadmin"
 
 
+SETTINGS_QUERY = (
+    "from django.db import connection\n"
+    "with connection.cursor() as c:\n"
+    "    c.execute(\"SELECT current_setting('work_mem'), current_setting('shared_buffers')\")\n"
+    "    print('|'.join(c.fetchone()))\n"
+)
+
+
+@embedded_only
+def test_server_settings_are_tuned_and_overridable(tmp_path):
+    env = {
+        "MCPADMIN_PGDATA": str(tmp_path / "pg"),
+        "MCPADMIN_PG_CLEANUP": "stop",
+        "MCPADMIN_PG_SETTINGS": "work_mem=8MB",
+    }
+
+    def settings() -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", SETTINGS_QUERY],
+            cwd=BASE_DIR, env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        return result.stdout.strip().splitlines()[-1].split("|")
+
+    assert settings()[0] == "8MB", "reloadable settings apply at once"
+    assert settings() == ["8MB", "1GB"], "shared_buffers from the next start"
+
+
 @embedded_only
 def test_several_processes_share_one_server_at_once(tmp_path):
     env = {"MCPADMIN_PGDATA": str(tmp_path / "pg"), "MCPADMIN_PG_CLEANUP": "stop"}
