@@ -159,8 +159,10 @@ def _iterative_scans_available() -> bool:
     return bool(row and row[0])
 
 
+# The index orders by the padded unit vectors; the score is computed from the row's own inline vector (the same
+# cosine similarity), so that the returned rows' 6 KB padded vectors are never read from TOAST.
 _VECTOR_SQL = """
-SELECT e.id, -(e.normalized_embedding <#> %(vector)s::vector) AS score FROM embeddings e
+SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddings e
  WHERE {scope} AND e.model = %(model)s AND e.normalized_embedding IS NOT NULL
  ORDER BY {order}
  LIMIT %(limit)s
@@ -193,7 +195,14 @@ UNION ALL
   ORDER BY f.embedding <=> %(raw_vector)s::vector, f.id
   LIMIT %(limit)s)
 """
-_VECTOR_PARAMETERS = {"vector": "text", "tenant_id": "uuid", "collection": "text", "model": "text", "limit": "int"}
+_VECTOR_PARAMETERS = {
+    "raw_vector": "text",
+    "vector": "text",
+    "tenant_id": "uuid",
+    "collection": "text",
+    "model": "text",
+    "limit": "int",
+}
 _VECTOR_PREPARED = PreparedStatement(
     "mcpadmin_search_vector",
     functools.reduce(
@@ -231,11 +240,18 @@ def vector_search(
     scope, params = _scope(collection, filters)
     params = {
         **params,
-        "vector": normalized_padded_text(query_embedding),
-        "raw_vector": "[" + ",".join(repr(float(x)) for x in query_embedding) + "]",
+        "raw_vector": "[" + ",".join(map(repr, map(float, query_embedding))) + "]",
         "model": model,
         "limit": limit,
     }
+    if not filters.is_empty():
+        # Exact when few documents pass the filters: one statement, no transaction, no index settings.
+        with connection.cursor() as cursor:
+            cursor.execute(_CAPPED_EXACT_SQL.format(scope=scope), {**params, "cap": EXACT_SCAN_MAX})
+            counted, *exact = cursor.fetchall()
+        if counted[1] <= EXACT_SCAN_MAX:
+            return ScoredList(hits=exact, method="exact")
+    params["vector"] = normalized_padded_text(query_embedding)
     with transaction.atomic(), connection.cursor() as cursor:
         if _iterative_scans_available():
             cursor.execute(
@@ -243,14 +259,10 @@ def vector_search(
                 "set_config('hnsw.ef_search', %s, true)",
                 [str(max(40, min(limit, 1000)))],
             )
-        if not filters.is_empty():
-            cursor.execute(_CAPPED_EXACT_SQL.format(scope=scope), {**params, "cap": EXACT_SCAN_MAX})
-            counted, *exact = cursor.fetchall()
-            if counted[1] <= EXACT_SCAN_MAX:
-                return ScoredList(hits=exact, method="exact")
-            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_BY_INDEX), params)
-        else:
+        if filters.is_empty():
             _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
+        else:
+            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_BY_INDEX), params)
         hits, method = cursor.fetchall(), "hnsw"
         if len(hits) < limit:
             cursor.execute(_EXACT_VECTOR_SQL.format(scope=scope), params)
