@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +89,10 @@ def _start(path: Path) -> EmbeddedServer:
     mode = os.environ.get("MCPADMIN_PG_CLEANUP", "stop")
     if mode not in CLEANUP_MODES:
         raise ValueError(f"MCPADMIN_PG_CLEANUP must be one of {sorted(CLEANUP_MODES)}, not {mode!r}")
-    handle = pgserver.get_server(path, cleanup_mode=CLEANUP_MODES[mode])
+    try:
+        handle = pgserver.get_server(path, cleanup_mode=CLEANUP_MODES[mode])
+    except subprocess.TimeoutExpired:
+        handle = _join_slow_start(path)
     info = handle.get_postmaster_info()
     logger.debug("embedded PostgreSQL at %s (pid %s)", path, info.pid)
     server = EmbeddedServer(
@@ -98,6 +103,44 @@ def _start(path: Path) -> EmbeddedServer:
     )
     _apply_server_settings(server)
     return server
+
+
+def start_timeout() -> float:
+    return float(os.environ.get("MCPADMIN_PG_START_TIMEOUT", "600"))
+
+
+def _join_slow_start(path: Path) -> object:
+    """Wait for a server that needs longer than pgserver's 10 s to start, and join it.
+
+    After an unclean stop (a killed container, a power cut) PostgreSQL replays the WAL written since the last
+    checkpoint before it accepts connections: with the large `max_wal_size` that bulk ingest wants, that can take
+    a minute. pgserver gives `pg_ctl start` 10 s and raises, while the postmaster goes on recovering; its
+    half-made handle stays registered. Wait until the postmaster says it is ready, then finish that handle's
+    start-up as pgserver would have (record it, register this process for the cleanup).
+    """
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import PostmasterInfo
+
+    started = time.monotonic()
+    deadline = started + start_timeout()
+    logger.warning("embedded PostgreSQL in %s is still starting (crash recovery?); waiting up to %.0f s",
+                   path, start_timeout())  # fmt: skip
+    while True:
+        info = PostmasterInfo.read_from_pgdata(path)
+        if info is not None and info.is_running() and info.status == "ready":
+            break
+        # A postmaster that has not written its pid file yet (or still shows a stale one) gets a grace period.
+        gone = (info is None or not info.is_running()) and time.monotonic() > started + 15
+        if gone or time.monotonic() > deadline:
+            log = path / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"embedded PostgreSQL in {path} did not start; end of its log:\n{tail}")
+        time.sleep(0.5)
+    handle = PostgresServer._instances[path]
+    with handle._lock:
+        handle.ensure_postgres_running()
+        handle.global_process_id_list.get_and_add(os.getpid())
+    return handle
 
 
 def server_settings() -> dict[str, str]:

@@ -104,3 +104,36 @@ def test_the_server_offers_pgvector_0_8_and_pg_textsearch(sql):
     assert (major, minor) >= (0, 8)
     if settings.DATABASES["default"].get("EMBEDDED_PGDATA"):
         assert "pg_textsearch" in versions
+
+
+SLOW_START = """
+import subprocess, sys
+import pgserver.postgres_server as ps
+real_pg_ctl = ps.pg_ctl
+
+def slow_pg_ctl(args, **kwargs):
+    # What a long crash recovery looks like to pgserver: `pg_ctl start` still waiting after 10 s.
+    if "start" in args:
+        real_pg_ctl([("-W" if a == "-w" else a) for a in args], **kwargs)
+        raise subprocess.TimeoutExpired(cmd="pg_ctl start", timeout=10)
+    return real_pg_ctl(args, **kwargs)
+
+ps.pg_ctl = slow_pg_ctl
+from mcpadmin import embedded_db
+server = embedded_db.ensure_server(sys.argv[1], database="mcpadmin")
+with server.connect("mcpadmin") as conn:
+    print(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])
+"""
+
+
+@embedded_only
+def test_a_server_slower_to_start_than_pgservers_timeout_is_waited_for_and_stopped_after(tmp_path):
+    data_dir = tmp_path / "pg"
+    result = subprocess.run(
+        [sys.executable, "-c", SLOW_START, str(data_dir)],
+        cwd=BASE_DIR, env={**os.environ, "MCPADMIN_PG_CLEANUP": "stop"}, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
+    assert "still starting" in result.stderr
+    assert not (data_dir / "postmaster.pid").exists(), "this process was registered: its exit stopped the server"
