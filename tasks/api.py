@@ -104,8 +104,16 @@ class AgentWriteSerializer(StrictSerializer):
     status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
 
 
+class ActorMixin:
+    """The task services' view of the calling key (its tenant, type and agent)."""
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.for_principal(self.principal)  # type: ignore[attr-defined]
+
+
 @extend_schema(tags=["agents"])
-class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class AgentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Agents of the caller's tenant. An agent key sees, edits and beats only for its own agent."""
 
     service = "agents"
@@ -114,10 +122,6 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     filterset_class = AgentFilter
     queryset = Agent.objects.all()
     lookup_value_regex = UUID_PATTERN
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.for_principal(self.principal)
 
     def get_base_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
@@ -302,7 +306,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 
 @extend_schema(tags=["tasks"])
-class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class TaskViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Tasks of the caller's tenant; an agent key sees the tasks assigned or delegated to its agent."""
 
     service = "tasks"
@@ -311,10 +315,6 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
     filterset_class = TaskFilter
     queryset = Task.objects.all()
     lookup_value_regex = UUID_PATTERN
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.for_principal(self.principal)
 
     def get_base_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):

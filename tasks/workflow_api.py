@@ -24,10 +24,10 @@ from rest_framework.response import Response
 from apikeys import policy
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
-from tasks.api import IDEMPOTENCY_KEY_PARAMETER, UUID_PATTERN, StrictCharField, request_fingerprint
+from tasks.api import IDEMPOTENCY_KEY_PARAMETER, UUID_PATTERN, ActorMixin, StrictCharField, request_fingerprint
 from tasks.models import ExecutionStatus, Workflow, WorkflowExecution, WorkflowStatus, WorkflowType
 from tasks.selectors import execution_steps
-from tasks.services import Actor, validate_idempotency_key
+from tasks.services import validate_idempotency_key
 from tasks.workflow_definition import DEFINITION_SCHEMA
 from tasks.workflow_services import (
     STEP_STATUSES,
@@ -171,14 +171,8 @@ class ExecutionFilter(django_filters.FilterSet):
 # --- views ------------------------------------------------------------------------------------------------------
 
 
-class _Actor:
-    @property
-    def actor(self) -> Actor:
-        return Actor.for_principal(self.principal)  # type: ignore[attr-defined]
-
-
 @extend_schema(tags=["workflows"])
-class WorkflowViewSet(_Actor, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class WorkflowViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Workflows of the caller's tenant: definitions, their status, and their executions."""
 
     service = "workflows"
@@ -282,7 +276,7 @@ class WorkflowViewSet(_Actor, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
 
 @extend_schema(tags=["workflows"])
-class WorkflowExecutionViewSet(_Actor, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class WorkflowExecutionViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Executions of the caller's tenant's workflows, with their per-step progress."""
 
     service = "workflows"
