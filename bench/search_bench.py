@@ -12,8 +12,8 @@ search_corpus.py) is `--docs` documents of ~60 tokens with 384-dimension vectors
 Loading: the documents go through the ingest service (statistics maintained) with four writer processes,
 without the HNSW index, which is then built in one go (as for any bulk import), timed. Then, with every index
 in place: the query benchmarks (each query set runs once as warm-up, then is measured), and ingest throughput
-with one writer and with four (new documents into the same tenants' collections, removed afterwards, then
-VACUUM so that a later run finds the same index).
+with one writer and with four, in `--ingest-rounds` rounds, with the WAL each document cost (new documents into
+the same tenants' collections, removed afterwards, then VACUUM so that a later run finds the same index).
 """
 
 from __future__ import annotations
