@@ -94,6 +94,8 @@ def _start(path: Path) -> EmbeddedServer:
     except subprocess.TimeoutExpired:
         handle = _join_slow_start(path)
     info = handle.get_postmaster_info()
+    if info.status != "ready":  # joined a server that another process started and that is still recovering
+        _wait_until_ready(path)
     logger.debug("embedded PostgreSQL at %s (pid %s)", path, info.pid)
     server = EmbeddedServer(
         data_dir=path,
@@ -119,6 +121,16 @@ def _join_slow_start(path: Path) -> object:
     start-up as pgserver would have (record it, register this process for the cleanup).
     """
     from pgserver.postgres_server import PostgresServer
+
+    _wait_until_ready(path)
+    handle = PostgresServer._instances[path]
+    with handle._lock:
+        handle.ensure_postgres_running()
+        handle.global_process_id_list.get_and_add(os.getpid())
+    return handle
+
+
+def _wait_until_ready(path: Path) -> None:
     from pgserver.utils import PostmasterInfo
 
     started = time.monotonic()
@@ -128,7 +140,7 @@ def _join_slow_start(path: Path) -> object:
     while True:
         info = PostmasterInfo.read_from_pgdata(path)
         if info is not None and info.is_running() and info.status == "ready":
-            break
+            return
         # A postmaster that has not written its pid file yet (or still shows a stale one) gets a grace period.
         gone = (info is None or not info.is_running()) and time.monotonic() > started + 15
         if gone or time.monotonic() > deadline:
@@ -136,11 +148,6 @@ def _join_slow_start(path: Path) -> object:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"embedded PostgreSQL in {path} did not start; end of its log:\n{tail}")
         time.sleep(0.5)
-    handle = PostgresServer._instances[path]
-    with handle._lock:
-        handle.ensure_postgres_running()
-        handle.global_process_id_list.get_and_add(os.getpid())
-    return handle
 
 
 def server_settings() -> dict[str, str]:
