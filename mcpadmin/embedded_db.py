@@ -138,7 +138,10 @@ def _wait_until_ready(path: Path) -> None:
     logger.warning("embedded PostgreSQL in %s is still starting (crash recovery?); waiting up to %.0f s",
                    path, start_timeout())  # fmt: skip
     while True:
-        info = PostmasterInfo.read_from_pgdata(path)
+        try:
+            info = PostmasterInfo.read_from_pgdata(path)
+        except (AssertionError, ValueError):  # the postmaster is still writing its pid file
+            info = None
         if info is not None and info.is_running() and info.status == "ready":
             return
         # A postmaster that has not written its pid file yet (or still shows a stale one) gets a grace period.

@@ -107,7 +107,7 @@ def test_the_server_offers_pgvector_0_8_and_pg_textsearch(sql):
 
 
 SLOW_START = """
-import subprocess, sys
+import subprocess, sys, time
 import pgserver.postgres_server as ps
 real_pg_ctl = ps.pg_ctl
 
@@ -115,6 +115,8 @@ def slow_pg_ctl(args, **kwargs):
     # What a long crash recovery looks like to pgserver: `pg_ctl start` still waiting after 10 s.
     if "start" in args:
         real_pg_ctl([("-W" if a == "-w" else a) for a in args], **kwargs)
+        while not (kwargs["pgdata"] / "log").exists():  # as after 10 s: the postmaster has opened its log
+            time.sleep(0.05)
         raise subprocess.TimeoutExpired(cmd="pg_ctl start", timeout=10)
     return real_pg_ctl(args, **kwargs)
 
