@@ -233,17 +233,10 @@ class TaskStateTransition(models.Model):
         return f"{self.task_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
-class TaskIdempotencyKey(models.Model):
-    """The spec's `task_idempotency_keys`, plus the tenant and request fingerprint that correctness needs.
-
-    The spec makes `idempotency_key` the whole primary key, so the stored value
-    is scoped by tenant: `<tenant id>:<SHA-256 of the client's key>` (101
-    characters, see `tasks.services.idempotency_storage_key`), and two tenants
-    may use the same key.
-    """
+class IdempotencyRecord(models.Model):
+    """A claimed `Idempotency-Key` and the first response to it; concrete tables add what was created."""
 
     idempotency_key = models.CharField(max_length=255, primary_key=True)
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="idempotency_keys")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     request_fingerprint = models.CharField(max_length=64)
     #: The first response, replayed byte for byte to a retry with the same key and body.
@@ -253,11 +246,26 @@ class TaskIdempotencyKey(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
-        db_table = "task_idempotency_keys"
-        indexes = [models.Index(fields=["expires_at"], name="idx_task_idempotency_expires")]
+        abstract = True
 
     def __str__(self) -> str:
         return self.idempotency_key
+
+
+class TaskIdempotencyKey(IdempotencyRecord):
+    """The spec's `task_idempotency_keys`, plus the tenant and request fingerprint that correctness needs.
+
+    The spec makes `idempotency_key` the whole primary key, so the stored value
+    is scoped by tenant: `<tenant id>:<SHA-256 of the client's key>` (101
+    characters, see `tasks.services.idempotency_storage_key`), and two tenants
+    may use the same key.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="idempotency_keys")
+
+    class Meta:
+        db_table = "task_idempotency_keys"
+        indexes = [models.Index(fields=["expires_at"], name="idx_task_idempotency_expires")]
 
 
 class Workflow(models.Model):
@@ -330,7 +338,7 @@ class WorkflowExecution(models.Model):
         return f"execution {self.id} of {self.workflow_id} ({self.status})"
 
 
-class WorkflowExecutionIdempotencyKey(models.Model):
+class WorkflowExecutionIdempotencyKey(IdempotencyRecord):
     """`Idempotency-Key`s of POST /workflows/{id}/executions: the same shape as `task_idempotency_keys`.
 
     A table of its own because the spec's `task_idempotency_keys.task_id` is
@@ -339,18 +347,8 @@ class WorkflowExecutionIdempotencyKey(models.Model):
     endpoints have separate key spaces.
     """
 
-    idempotency_key = models.CharField(max_length=255, primary_key=True)
     execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="idempotency_keys")
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    request_fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(null=True, blank=True)
-    created_at = created_at(null=True)
-    expires_at = models.DateTimeField()
 
     class Meta:
         db_table = "workflow_execution_idempotency_keys"
         indexes = [models.Index(fields=["expires_at"], name="idx_wf_exec_idempotency_expires")]
-
-    def __str__(self) -> str:
-        return self.idempotency_key
