@@ -12,7 +12,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from mcpadmin.api.errors import DomainError
@@ -28,6 +29,7 @@ from tenants.services import (
     tenant_update,
     validate_config,
     workspace_create,
+    workspace_delete,
     workspace_member_add,
     workspace_member_remove,
     workspace_member_set_role,
@@ -191,11 +193,27 @@ class WorkspaceAdminForm(forms.ModelForm):
         return data
 
 
+class MemberRoleFilter(admin.SimpleListFilter):
+    """Workspaces with at least one member of a role: an EXISTS, so the member count is not multiplied by a join."""
+
+    title = "has a member with role"
+    parameter_name = "member_role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return MemberRole.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
+        if self.value() not in MemberRole.values:
+            return queryset
+        members = WorkspaceMember.objects.filter(workspace=OuterRef("pk"), role=self.value())
+        return queryset.filter(Exists(members))
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
     form = WorkspaceAdminForm
     list_display = ("name", "tenant", "visibility", "member_count", "created_at")
-    list_filter = ("visibility", "tenant")
+    list_filter = ("visibility", MemberRoleFilter, "tenant")
     search_fields = ("name", "tenant__name")
     list_select_related = ("tenant",)
     inlines = [WorkspaceMemberInline]
@@ -226,6 +244,20 @@ class WorkspaceAdmin(admin.ModelAdmin):
         created = workspace_create(tenant=form.cleaned_data["tenant"], owner=form.cleaned_data["owner"], **fields)
         obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
         obj._state.adding = False
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """Members go with their workspace (the service's rule): no separate right to delete memberships."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(WorkspaceMember._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Workspace) -> None:
+        workspace_delete(access=OPERATOR, workspace=obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> None:
+        for workspace in queryset:
+            workspace_delete(access=OPERATOR, workspace=workspace)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not WorkspaceMember:

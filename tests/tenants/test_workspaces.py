@@ -218,3 +218,42 @@ def test_admin_creates_a_workspace_with_its_owner_and_refuses_to_drop_the_last_o
     assert refused.status_code == 200
     assert "at least one owner" in refused.content.decode()
     assert space.members.filter(role="owner").exists()
+
+
+def test_the_admin_list_filters_workspaces_by_a_members_role_and_counts_all_members(admin_client, tenant):
+    from django.urls import reverse
+
+    from tenants.services import OPERATOR, workspace_member_add
+
+    moderated = factories.workspace(tenant, name="moderated")
+    plain = factories.workspace(tenant, name="plain")
+    for role in ("moderator", "viewer", "viewer"):
+        workspace_member_add(access=OPERATOR, workspace=moderated, agent_id=factories.agent(tenant).id, role=role)
+    url = reverse("admin:tenants_workspace_changelist")
+    response = admin_client.get(url, {"member_role": "moderator"})
+    assert response.status_code == 200
+    listed = list(response.context["cl"].result_list)
+    assert [w.name for w in listed] == ["moderated"]
+    assert listed[0].member_total == 4, "the owner and three members, not multiplied by the filter"
+    everything = {w.name for w in admin_client.get(url).context["cl"].result_list}
+    assert {"moderated", plain.name} <= everything
+
+
+def test_deleting_workspaces_in_the_admin_keeps_their_tasks_outside_any_workspace(admin_client, tenant):
+    from django.urls import reverse
+
+    from tenants.models import Workspace
+
+    spaces = [factories.workspace(tenant, name=f"gone-{i}") for i in range(2)]
+    task = factories.task(tenant, workspace=spaces[0])
+    confirm = admin_client.get(reverse("admin:tenants_workspace_delete", args=[spaces[0].pk])).content.decode()
+    assert "Are you sure" in confirm
+    assert "would require deleting" not in confirm
+    response = admin_client.post(
+        reverse("admin:tenants_workspace_changelist"),
+        {"action": "delete_selected", "_selected_action": [s.pk for s in spaces], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Workspace.objects.filter(pk__in=[s.pk for s in spaces]).exists()
+    task.refresh_from_db()
+    assert task.workspace_id is None
