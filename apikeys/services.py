@@ -224,7 +224,9 @@ def apikey_rotate(*, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRA
     """A new key with the same settings and parent; the old one works for `grace_period` more (0: stops now).
 
     The old key's children move under the new key, so that they outlive the
-    old one and revoking the new key still revokes them.
+    old one and revoking the new key still revokes them. A key is rotated
+    once: its successor is the one to rotate next (two rotations, concurrent
+    or not, would leave two live successors and the children under only one).
     """
     if grace_period < timedelta(0) or grace_period > MAX_ROTATION_GRACE:
         raise _invalid("grace_period_seconds", f"The grace period is 0 to {MAX_ROTATION_GRACE.days} days.")
@@ -232,6 +234,13 @@ def apikey_rotate(*, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRA
     now = timezone.now()
     if not key_is_usable(old, now=now):
         raise Conflict("key_unusable", "A revoked, inactive or expired key cannot be rotated.")
+    successor = (old.metadata or {}).get("rotated_to")
+    if successor:
+        raise Conflict(
+            "key_already_rotated",
+            f"This key was already rotated; rotate its successor {successor} instead.",
+            {"rotated_to": successor},
+        )
     raw_key, public_id = keys.generate(old.key_type)
     new = ApiKey.objects.create(
         tenant_id=old.tenant_id,

@@ -232,3 +232,44 @@ def test_a_child_issued_while_its_parent_is_revoked_does_not_survive():
             thread.join()
         surviving = ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True, parent_key__isnull=False)
         assert not surviving.exists(), outcome
+
+
+def test_a_rotated_key_is_not_rotated_again_its_successor_is(tenant):
+    old = factories.issued_key(tenant, "service")
+    new = apikey_rotate(key=old.key, grace_period=timedelta(hours=1))
+    with pytest.raises(DomainError) as error:
+        apikey_rotate(key=old.key)
+    assert (error.value.code, error.value.status_code) == ("key_already_rotated", 409)
+    assert error.value.details == {"rotated_to": str(new.key.pk)}
+    assert apikey_rotate(key=new.key).key.metadata["rotated_from"] == str(new.key.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rotations_of_one_key_issue_one_successor():
+    """Race: two rotations of the same key. The row lock orders them; the second sees the first's successor."""
+    tenant = factories.service_tenant()
+    for _ in range(3):
+        old = factories.issued_key(tenant, "gateway")
+        child = apikey_issue(tenant=tenant, name="c", key_type="user", parent=old.key).key
+        barrier = threading.Barrier(2)
+        outcomes: list[object] = []
+
+        def rotate(old=old, barrier=barrier, outcomes=outcomes) -> None:
+            barrier.wait()
+            try:
+                outcomes.append(apikey_rotate(key=old.key).key.pk)
+            except DomainError as error:
+                outcomes.append(error.code)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=rotate) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(outcomes) == 2
+        assert outcomes.count("key_already_rotated") == 1, outcomes
+        successors = ApiKey.objects.filter(metadata__rotated_from=str(old.key.pk))
+        assert successors.count() == 1
+        assert ApiKey.objects.get(pk=child.pk).parent_key_id == successors.get().pk
