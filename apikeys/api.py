@@ -119,7 +119,7 @@ class MeSerializer(ApiKeySerializer):
 class MeView(PlatformAPIView):
     """The calling key. Any valid key may ask."""
 
-    service = ""
+    service = policy.KEY_ITSELF
 
     @extend_schema(responses=MeSerializer, tags=["keys"])
     def get(self, request: Request) -> Response:

@@ -15,6 +15,8 @@ from apikeys.models import KeyType
 
 #: One service name per API area; every endpoint declares one.
 SERVICES = ("keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search")
+#: What an endpoint about the calling key itself (`/me`) declares instead: any valid key may call it.
+KEY_ITSELF = "key-itself"
 
 READ = "read"
 WRITE = "write"

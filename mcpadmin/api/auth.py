@@ -79,8 +79,10 @@ class ServicePermission(BasePermission):
         if not isinstance(principal, Principal):
             return False  # DRF answers 401: no credentials
         service = view.service
-        if not service:
-            return True  # endpoints about the key itself (/me): any valid key
+        if service == policy.KEY_ITSELF:
+            return True
+        if service not in policy.SERVICES:  # fails closed; the system check mcpadmin.E001 names such views
+            raise Forbidden("service_undeclared", "This endpoint declares no service; no key may call it.")
         config = getattr(principal.tenant, "config", None)
         if not feature_enabled(config.features if config else None, service):
             raise Forbidden(
