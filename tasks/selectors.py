@@ -112,7 +112,12 @@ def escalation_agent_for(task: Task) -> tuple[Agent | None, str]:
         agent_id = uuid.UUID(str(raw))
     except ValueError:
         return None, f"features.{ESCALATION_AGENT_FEATURE} is not a UUID"
-    agent = Agent.objects.filter(pk=agent_id, tenant_id=task.tenant_id).first()
+    # FOR SHARE (the caller's transaction): a concurrent disable commits before this reads the agent, or waits
+    # until the escalation delegated to it has committed; never a delegation to an agent disabled meanwhile.
+    found = list(
+        Agent.objects.raw("SELECT * FROM agents WHERE id = %s AND tenant_id = %s FOR SHARE", [agent_id, task.tenant_id])
+    )
+    agent = found[0] if found else None
     if agent is None:
         return None, "the configured escalation agent does not exist in this tenant"
     if agent.status != AgentStatus.ACTIVE:
