@@ -605,6 +605,16 @@ def task_create(
         previous = previous_creation(
             model=TaskIdempotencyKey, stored_key=stored_key, fingerprint=request_fingerprint, refusal=refusal
         )
+        # Keys are per tenant (a client retrying after a key rotation gets its task), but the stored answer goes
+        # only to a caller that may see the task, or to the key that created it (an agent creating for another).
+        created_by = Task.objects.filter(pk=previous.task_id).values_list("created_by_key_id", flat=True).first()
+        if created_by != actor.key_id and not tasks_visible_to(actor).filter(pk=previous.task_id).exists():
+            raise DomainError(
+                "idempotency_key_taken",
+                "Another caller of this tenant used this Idempotency-Key; send this request with a new key.",
+                {"Idempotency-Key": ["used by another caller"]},
+                status_code=422,
+            ) from refusal
         return TaskCreation(
             task_id=previous.task_id,
             replayed=True,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tasks.models import Task, TaskIdempotencyKey
 from tasks.services import idempotency_key_purge_expired
+from tenants.models import WorkspaceMember
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,32 @@ def test_keys_of_the_same_tenant_share_the_key_space(tenant, admin_api):
     user_api = factories.client_for(factories.issued_key(tenant, "user").raw_key)
     first = create(admin_api, {"title": "t"}, "k")
     assert create(user_api, {"title": "t"}, "k").json()["id"] == first.json()["id"]
+
+
+def test_a_replay_goes_only_to_a_caller_that_may_see_the_task(tenant, admin_api):
+    private = factories.workspace(tenant, visibility="private")
+    first = create(admin_api, {"title": "secret", "workspace_id": str(private.pk)}, "k")
+    assert first.status_code == 201
+    user_api = factories.client_for(factories.issued_key(tenant, "user").raw_key)
+    response = create(user_api, {"title": "secret", "workspace_id": str(private.pk)}, "k")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_taken"
+    assert first.json()["id"] not in response.content.decode(), "nothing of the stored answer"
+    assert Task.objects.filter(tenant=tenant).count() == 1
+
+
+def test_the_creating_key_gets_its_replay_even_for_a_task_it_cannot_see_any_more(tenant):
+    agent = factories.agent(tenant)
+    agent_api = factories.client_for(factories.issued_key(tenant, "agent", agent=agent).raw_key)
+    private = factories.workspace(tenant, visibility="private")
+    WorkspaceMember.objects.create(workspace=private, agent=agent, role="contributor")
+    body = {"title": "for whoever takes it", "workspace_id": str(private.pk)}
+    first = create(agent_api, body, "k")
+    assert first.status_code == 201, first.json()
+    WorkspaceMember.objects.filter(workspace=private, agent=agent).delete()  # it left the workspace since
+    assert agent_api.get(f"/api/v1/tasks/{first.json()['id']}").status_code == 404
+    again = create(agent_api, body, "k")
+    assert (again.status_code, again["Idempotent-Replayed"], again.content) == (201, "true", first.content)
 
 
 def test_the_stored_key_is_tenant_scoped_and_hashed(tenant, admin_api):
