@@ -13,9 +13,10 @@ order and types), summed in lexeme order. (Candidates from the GIN index on
 results 10-20 times slower: every candidate meant a heap row and a JSONB
 decompression; see the README.)
 
-Vectors: the spec's single HNSW index over `normalized_embedding` (unit
-vectors, zero-padded to 1536: inner product = cosine), restricted to the
-caller's tenant, collection and model. pgvector filters after the index scan,
+Vectors: the HNSW index of the model's dimension (search/vector_indexes.py:
+one per common dimension on the raw vector, cosine; the one over the padded
+unit vectors `normalized_embedding`, inner product = cosine, for the rest),
+restricted to the caller's tenant, collection and model. pgvector filters after the index scan,
 so the scan is iterative (`hnsw.iterative_scan = relaxed_order`, pgvector >=
 0.8) and re-sorted; when it still returns fewer than asked (a very selective
 filter, an older pgvector, `max_scan_tuples` reached), an exact scan of the
@@ -42,8 +43,9 @@ from django.db import connection, transaction
 
 from mcpadmin.api.errors import DomainError
 from mcpadmin.db.prepared import PreparedStatement
+from search import vector_indexes
 from search.filters import DocumentFilters
-from search.models import NORMALIZED_DIMENSIONS, Collection, EmbeddingStatistics
+from search.models import NATIVE_INDEX_DIMENSIONS, NORMALIZED_DIMENSIONS, Collection, EmbeddingStatistics
 from search.vectors import normalized_padded_text, vector_problem
 from tenants.models import Tenant
 
@@ -159,15 +161,28 @@ def _iterative_scans_available() -> bool:
     return bool(row and row[0])
 
 
-# The index orders by the padded unit vectors; the score is computed from the row's own inline vector (the same
-# cosine similarity), so that the returned rows' 6 KB padded vectors are never read from TOAST.
+# The index orders: vectors of a common dimension by the cosine distance of their raw vector at its own width (that
+# dimension's index), others by the inner product of the padded unit vectors (the padded index); each query repeats
+# its index's predicate, which is what lets the planner use a partial index. The score is computed from the row's
+# own inline vector (the same cosine similarity), so that no padded 6 KB vector is read back from TOAST.
 _VECTOR_SQL = """
 SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddings e
- WHERE {scope} AND e.model = %(model)s AND e.normalized_embedding IS NOT NULL
+ WHERE {scope} AND e.model = %(model)s AND {predicate}
  ORDER BY {order}
  LIMIT %(limit)s
 """
-_BY_INDEX = "e.normalized_embedding <#> %(vector)s::vector"
+
+
+def _index_path(dimension: int) -> tuple[str, str]:
+    """(predicate, ORDER BY) of the HNSW index that holds vectors of `dimension`."""
+    if dimension in NATIVE_INDEX_DIMENSIONS:
+        return vector_indexes.native_predicate(dimension, "e."), vector_indexes.native_distance(dimension, "e.")
+    return (
+        f"{vector_indexes.padded_predicate('e.')} AND e.normalized_embedding IS NOT NULL",
+        "e.normalized_embedding <#> %(vector)s::vector",
+    )
+
+
 # Exact scans compare the model's own vector (`embedding`, kept inline: migration search 0003) by cosine, not the
 # 1536-wide padded one from TOAST: same ranking and score (cosine similarity), a fraction of the reads. Every
 # compared row has the query's model, hence its dimension.
@@ -195,23 +210,29 @@ UNION ALL
   ORDER BY f.embedding <=> %(raw_vector)s::vector, f.id
   LIMIT %(limit)s)
 """
+# The vectors are parameters of type vector, parsed once per execution: as text, every `$1::vector` in the
+# statement was parsed again where it is evaluated (twice as slow for 100 candidates, measured).
 _VECTOR_PARAMETERS = {
-    "raw_vector": "text",
-    "vector": "text",
+    "raw_vector": "vector",
+    "vector": "vector",
     "tenant_id": "uuid",
     "collection": "text",
     "model": "text",
     "limit": "int",
 }
-_VECTOR_PREPARED = PreparedStatement(
-    "mcpadmin_search_vector",
-    functools.reduce(
-        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
-        enumerate(_VECTOR_PARAMETERS, start=1),
-        _VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s", order=_BY_INDEX),
-    ),
-    param_types=list(_VECTOR_PARAMETERS.values()),
-)
+
+
+@cache
+def _vector_prepared(dimension: int) -> PreparedStatement:
+    """The unfiltered search of vectors of `dimension`, prepared once per connection (one statement per index)."""
+    predicate, order = _index_path(dimension)
+    sql = _VECTOR_SQL.format(
+        scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s", predicate=predicate, order=order
+    )
+    for position, name in enumerate(_VECTOR_PARAMETERS, start=1):
+        sql = sql.replace(f"%({name})s", f"${position}")
+    path = dimension if dimension in NATIVE_INDEX_DIMENSIONS else "padded"
+    return PreparedStatement(f"mcpadmin_search_vector_{path}", sql, param_types=list(_VECTOR_PARAMETERS.values()))
 
 
 def model_dimension(collection: Collection, model: str) -> int | None:
@@ -251,7 +272,8 @@ def vector_search(
             counted, *exact = cursor.fetchall()
         if counted[1] <= EXACT_SCAN_MAX:
             return ScoredList(hits=exact, method="exact")
-    params["vector"] = normalized_padded_text(query_embedding)
+    native = dimension in NATIVE_INDEX_DIMENSIONS
+    params["vector"] = None if native else normalized_padded_text(query_embedding)
     with transaction.atomic(), connection.cursor() as cursor:
         if _iterative_scans_available():
             cursor.execute(
@@ -260,9 +282,10 @@ def vector_search(
                 [str(max(40, min(limit, 1000)))],
             )
         if filters.is_empty():
-            _VECTOR_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
+            _vector_prepared(dimension).execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
         else:
-            cursor.execute(_VECTOR_SQL.format(scope=scope, order=_BY_INDEX), params)
+            predicate, order = _index_path(dimension)
+            cursor.execute(_VECTOR_SQL.format(scope=scope, predicate=predicate, order=order), params)
         hits, method = cursor.fetchall(), "hnsw"
         if len(hits) < limit:
             cursor.execute(_EXACT_VECTOR_SQL.format(scope=scope), params)

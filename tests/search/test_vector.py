@@ -28,13 +28,15 @@ def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True)) / math.hypot(*a) / math.hypot(*b)
 
 
-def vector_documents(count: int, seed: int, *, rare_every: int = 0, model: str = "m") -> list[DocumentInput]:
+def vector_documents(
+    count: int, seed: int, *, rare_every: int = 0, model: str = "m", dimensions: int = DIMENSIONS
+) -> list[DocumentInput]:
     rng = random.Random(seed)
     return [
         DocumentInput(
             content=f"document {seed} {i}",
             model=model,
-            embedding=random_vector(rng),
+            embedding=random_vector(rng, dimensions),
             external_id=f"{seed}-{i}",
             metadata={"rare": bool(rare_every) and i % rare_every == 0, "i": i},
         )
