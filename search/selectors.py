@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -309,8 +309,7 @@ def competition_ranks(hits: Sequence[tuple[UUID, float]]) -> dict[UUID, int]:
     return ranks
 
 
-@dataclass(frozen=True)
-class Fused:
+class Fused(NamedTuple):
     id: UUID
     score: float
     bm25_rank: int | None
@@ -328,30 +327,33 @@ def fusion_candidates(text: ScoredList, vectors: ScoredList) -> list[UUID]:
 
 
 def reciprocal_rank_fusion(text: ScoredList, vectors: ScoredList, *, rrf_k: int) -> list[Fused]:
-    """`mcp.reciprocal_rank_fusion(vector_scores, text_scores, rrf_k)` over `fusion_candidates`, in Python."""
-    text_ranks, vector_ranks = competition_ranks(text.hits), competition_ranks(vectors.hits)
-    text_scores, vector_scores = dict(text.hits), dict(vectors.hits)
+    """`mcp.reciprocal_rank_fusion(vector_scores, text_scores, rrf_k)` over `fusion_candidates`, in Python.
+
+    Keyed by the ids' integers: `UUID.__hash__` is Python code, and dictionaries keyed by UUIDs made a fusion of
+    2 x 100 candidates cost a millisecond (a twentieth of a hybrid search).
+    """
+    # id, bm25 rank, bm25 score, vector rank, vector score; in fusion_candidates' order
+    entries: dict[int, list[Any]] = {}
+    for hits in (text.hits, vectors.hits):
+        for document_id, _ in hits:
+            if document_id.int not in entries:
+                entries[document_id.int] = [document_id, None, None, None, None]
+    for slot, hits in ((1, text.hits), (3, vectors.hits)):
+        previous: float | None = None
+        rank = 0
+        for position, (document_id, score) in enumerate(sorted(hits, key=lambda hit: -hit[1]), start=1):
+            if score != previous:  # competition ranks (1, 2, 2, 4), as SQL's rank()
+                rank, previous = position, score
+            entry = entries[document_id.int]
+            entry[slot], entry[slot + 1] = rank, score
     fused = []
-    for position, document_id in enumerate(fusion_candidates(text, vectors)):
-        vector_rank, text_rank = vector_ranks.get(document_id), text_ranks.get(document_id)
+    for position, (document_id, text_rank, text_score, vector_rank, vector_score) in enumerate(entries.values()):
         score = 0.0
-        for rank in (vector_rank, text_rank):  # the SQL sums the vector list's term first
-            if rank is not None:
-                score += 1.0 / (rrf_k + rank)
-        fused.append(
-            (
-                -score,
-                position,
-                Fused(
-                    document_id,
-                    score,
-                    text_rank,
-                    text_scores.get(document_id),
-                    vector_rank,
-                    vector_scores.get(document_id),
-                ),
-            )
-        )
+        if vector_rank is not None:  # the SQL sums the vector list's term first
+            score += 1.0 / (rrf_k + vector_rank)
+        if text_rank is not None:
+            score += 1.0 / (rrf_k + text_rank)
+        fused.append((-score, position, Fused(document_id, score, text_rank, text_score, vector_rank, vector_score)))
     fused.sort(key=lambda item: (item[0], item[1]))
     return [item[2] for item in fused]
 
