@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tasks.api import render_task, request_fingerprint
-from tasks.models import Task, TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
+from tasks.models import Agent, Task, TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
 from tasks.services import Actor, idempotency_key_purge_expired, task_create, task_escalate_due
 from tests import factories
 from tests.tasks.helpers import run_concurrently, task_in
@@ -237,3 +237,43 @@ def test_concurrent_purges_delete_every_expired_key_once():
     deleted = run_concurrently(3, lambda _: idempotency_key_purge_expired(batch_size=5))
     assert sum(deleted) == 60
     assert not TaskIdempotencyKey.objects.filter(tenant=tenant).exists()
+
+
+def test_an_escalation_never_delegates_to_an_agent_disabled_while_it_runs():
+    """The disable holds the agent's row when the escalation reads it: the escalation waits, then sees it disabled."""
+    from tasks.services import task_escalate
+    from tenants.services import tenant_config_update
+
+    tenant = factories.service_tenant()
+    supervisor = factories.agent(tenant)
+    tenant_config_update(tenant=tenant, features={"escalation_agent_id": str(supervisor.pk)})
+    task = task_in(tenant, "in_progress")
+    locked, release = threading.Event(), threading.Event()
+
+    def disable() -> None:
+        try:
+            with transaction.atomic():
+                Agent.objects.select_for_update().filter(pk=supervisor.pk).update(status="disabled")
+                locked.set()
+                release.wait(10)
+                time.sleep(0.3)  # the escalation is waiting on the row by now (or, without the lock, done)
+        finally:
+            connection.close()
+
+    outcome: dict[str, object] = {}
+
+    def escalate() -> None:
+        locked.wait(10)
+        release.set()
+        try:
+            outcome["result"] = task_escalate(actor=Actor.for_command("escalate_tasks"), task_id=task.pk, force=True)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=disable), threading.Thread(target=escalate)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcome["result"].delegation is None
+    assert not TaskDelegationHistory.objects.filter(task=task, to_agent=supervisor).exists()
