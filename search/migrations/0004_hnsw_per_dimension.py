@@ -8,34 +8,42 @@ their width (cosine on the raw vector: the same ranking as inner product on the 
 `normalized_embedding` is still written for every row (the spec's column) and its index, under the same name,
 serves the other dimensions (1,536 among them).
 
-Built CONCURRENTLY (writes go on during the build; non-atomic migration); the padded index is replaced under a
-temporary name, then renamed. Reversing restores the single index on every row.
+Built CONCURRENTLY and resumably (writes go on during the build; non-atomic migration: README, "Migrations
+policy"); the padded index is rebuilt under a temporary name, then renamed. Reversing restores the single index
+on every row.
 """
 
 from django.db import migrations
 
+from mcpadmin.db.migration_ops import CreateIndexConcurrently
+
 DIMENSIONS = (256, 384, 512, 768, 1024)
 WITH = "WITH (m = 16, ef_construction = 64)"
+PADDED = f"USING hnsw (normalized_embedding vector_ip_ops) {WITH}"
 OTHERS = f"vector_dims(embedding) NOT IN ({', '.join(map(str, DIMENSIONS))})"
 
 
-def native(dimension: int) -> migrations.RunSQL:
-    return migrations.RunSQL(
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_embeddings_hnsw_{dimension} ON embeddings USING hnsw "
-        f"((embedding::vector({dimension})) vector_cosine_ops) {WITH} WHERE vector_dims(embedding) = {dimension}",
-        f"DROP INDEX CONCURRENTLY IF EXISTS idx_embeddings_hnsw_{dimension}",
+def native(dimension: int) -> CreateIndexConcurrently:
+    return CreateIndexConcurrently(
+        f"idx_embeddings_hnsw_{dimension}",
+        "embeddings",
+        f"USING hnsw ((embedding::vector({dimension})) vector_cosine_ops) {WITH} "
+        f"WHERE vector_dims(embedding) = {dimension}",
     )
 
 
-def padded(where: str) -> list[str]:
-    """Statements that replace the padded index by one with `where` (a new build, then a swap of names)."""
-    return [
-        "DROP INDEX CONCURRENTLY IF EXISTS idx_embeddings_normalized_hnsw_new",
-        "CREATE INDEX CONCURRENTLY idx_embeddings_normalized_hnsw_new ON embeddings USING hnsw "
-        f"(normalized_embedding vector_ip_ops) {WITH}{where}",
-        "DROP INDEX CONCURRENTLY IF EXISTS idx_embeddings_normalized_hnsw",
-        "ALTER INDEX idx_embeddings_normalized_hnsw_new RENAME TO idx_embeddings_normalized_hnsw",
-    ]
+# The padded index is built anew under a temporary name, then takes the old one's place. Each step can be run
+# again after a failure (an INVALID leftover is dropped and rebuilt; the drop and the rename check first).
+SWAP = [
+    "DROP INDEX CONCURRENTLY IF EXISTS idx_embeddings_normalized_hnsw",
+    "ALTER INDEX idx_embeddings_normalized_hnsw_new RENAME TO idx_embeddings_normalized_hnsw",
+]
+UNSWAP = [
+    "DROP INDEX CONCURRENTLY IF EXISTS idx_embeddings_normalized_hnsw_old",
+    f"CREATE INDEX CONCURRENTLY idx_embeddings_normalized_hnsw_old ON embeddings {PADDED}",
+    "DROP INDEX CONCURRENTLY IF EXISTS idx_embeddings_normalized_hnsw",
+    "ALTER INDEX idx_embeddings_normalized_hnsw_old RENAME TO idx_embeddings_normalized_hnsw",
+]
 
 
 class Migration(migrations.Migration):
@@ -46,7 +54,10 @@ class Migration(migrations.Migration):
     operations = [
         *[native(dimension) for dimension in DIMENSIONS],
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunSQL(padded(f" WHERE {OTHERS}"), padded(""))],
+            database_operations=[
+                CreateIndexConcurrently("idx_embeddings_normalized_hnsw_new", "embeddings", f"{PADDED} WHERE {OTHERS}"),
+                migrations.RunSQL(SWAP, UNSWAP),
+            ],
             state_operations=[migrations.RemoveIndex(model_name="embedding", name="idx_embeddings_normalized_hnsw")],
         ),
     ]
