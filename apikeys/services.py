@@ -262,6 +262,10 @@ def apikey_rotate(*, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRA
     return IssuedKey(key=new, raw_key=raw_key)
 
 
+#: Metadata that rotation writes and only rotation may change.
+ROTATION_LINKS = ("rotated_from", "rotated_to")
+
+
 @transaction.atomic
 def apikey_rename(*, key: ApiKey, name: str, metadata: dict[str, Any] | None = None) -> ApiKey:
     """The only things that change on a key; everything else is fixed at issue (rotate to change it)."""
@@ -272,7 +276,10 @@ def apikey_rename(*, key: ApiKey, name: str, metadata: dict[str, Any] | None = N
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise _invalid("metadata", "metadata must be an object")
-        key.metadata = metadata
+        # The rotation links are the platform's, not the caller's: a rotated key stays rotated (and its
+        # successor keeps its origin) whatever metadata replaces the rest.
+        links = {name: value for name, value in (key.metadata or {}).items() if name in ROTATION_LINKS}
+        key.metadata = {**{k: v for k, v in metadata.items() if k not in ROTATION_LINKS}, **links}
     key.save(update_fields=["name", "metadata", "updated_at"])
     return key
 

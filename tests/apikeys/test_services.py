@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apikeys.models import ApiKey
-from apikeys.services import apikey_authenticate, apikey_issue, apikey_revoke, apikey_rotate
+from apikeys.services import apikey_authenticate, apikey_issue, apikey_rename, apikey_revoke, apikey_rotate
 from mcpadmin.api.errors import DomainError
 from tests import factories
 
@@ -273,3 +273,13 @@ def test_concurrent_rotations_of_one_key_issue_one_successor():
         successors = ApiKey.objects.filter(metadata__rotated_from=str(old.key.pk))
         assert successors.count() == 1
         assert ApiKey.objects.get(pk=child.pk).parent_key_id == successors.get().pk
+
+
+def test_new_metadata_keeps_the_rotation_links(tenant):
+    old = factories.issued_key(tenant, "service")
+    new = apikey_rotate(key=old.key)
+    renamed = apikey_rename(key=ApiKey.objects.get(pk=old.key.pk), name="x", metadata={"team": "a", "rotated_to": ""})
+    assert renamed.metadata == {"team": "a", "rotated_to": str(new.key.pk)}
+    with pytest.raises(DomainError) as error:
+        apikey_rotate(key=renamed)
+    assert error.value.code == "key_already_rotated", "still rotated once"
