@@ -102,6 +102,18 @@ def task_history(task_id: Any) -> list[dict[str, Any]]:
     return events
 
 
+def agent_share_locked(tenant_id: Any, agent_id: Any) -> Agent | None:
+    """The tenant's agent, share-locked until the transaction ends: it cannot be disabled (or deleted) meanwhile.
+
+    FOR SHARE waits for a concurrent change of the agent to commit and then reads it as changed, so a status
+    checked here holds for whatever this transaction then gives the agent.
+    """
+    found = list(
+        Agent.objects.raw("SELECT * FROM agents WHERE id = %s AND tenant_id = %s FOR SHARE", [agent_id, tenant_id])
+    )
+    return found[0] if found else None
+
+
 def escalation_agent_for(task: Task) -> tuple[Agent | None, str]:
     """The agent a task's escalation is delegated to (`features.escalation_agent_id` of its tenant), and why not."""
     features = TenantConfig.objects.filter(tenant_id=task.tenant_id).values_list("features", flat=True).first()
@@ -112,12 +124,7 @@ def escalation_agent_for(task: Task) -> tuple[Agent | None, str]:
         agent_id = uuid.UUID(str(raw))
     except ValueError:
         return None, f"features.{ESCALATION_AGENT_FEATURE} is not a UUID"
-    # FOR SHARE (the caller's transaction): a concurrent disable commits before this reads the agent, or waits
-    # until the escalation delegated to it has committed; never a delegation to an agent disabled meanwhile.
-    found = list(
-        Agent.objects.raw("SELECT * FROM agents WHERE id = %s AND tenant_id = %s FOR SHARE", [agent_id, task.tenant_id])
-    )
-    agent = found[0] if found else None
+    agent = agent_share_locked(task.tenant_id, agent_id)  # never a delegation to an agent disabled meanwhile
     if agent is None:
         return None, "the configured escalation agent does not exist in this tenant"
     if agent.status != AgentStatus.ACTIVE:

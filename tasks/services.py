@@ -59,7 +59,7 @@ from tasks.models import (
     TaskStatus,
     WorkflowExecutionIdempotencyKey,
 )
-from tasks.selectors import agents_visible_to, escalation_agent_for, tasks_visible_to
+from tasks.selectors import agent_share_locked, agents_visible_to, escalation_agent_for, tasks_visible_to
 from tenants.models import MemberRole, Tenant, Workspace
 from tenants.workspace_access import (
     MANAGE_CONTENT,
@@ -365,16 +365,14 @@ def _assignable_agent(tenant_id: Any, agent_id: Any, field: str) -> Agent:
         agent_id = uuid.UUID(str(agent_id))
     except ValueError as error:
         raise _invalid(field, "Must be a valid UUID.") from error
-    found = list(
-        Agent.objects.raw("SELECT * FROM agents WHERE id = %s AND tenant_id = %s FOR SHARE", [agent_id, tenant_id])
-    )
-    if not found:
+    agent = agent_share_locked(tenant_id, agent_id)
+    if agent is None:
         raise _invalid(field, "No such agent in this tenant.")
-    if found[0].status != AgentStatus.ACTIVE:
+    if agent.status != AgentStatus.ACTIVE:
         raise Conflict(
             "agent_disabled", "A disabled agent receives no new assignments or delegations.", {field: [str(agent_id)]}
         )
-    return found[0]
+    return agent
 
 
 # --- tasks: creation ------------------------------------------------------------------------------------------

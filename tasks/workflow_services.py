@@ -46,7 +46,7 @@ from tasks.models import (
     WorkflowStatus,
     WorkflowType,
 )
-from tasks.selectors import online_since
+from tasks.selectors import agent_share_locked, online_since
 from tasks.services import (
     MAX_NAME_LENGTH,
     UNSET,
@@ -442,10 +442,8 @@ def choose_agent(
     The chosen agent is share-locked until the transaction ends, so it cannot be disabled meanwhile.
     """
     if agent_id is not None:
-        found = list(
-            Agent.objects.raw("SELECT * FROM agents WHERE id = %s AND tenant_id = %s FOR SHARE", [agent_id, tenant_id])
-        )
-        return found[0] if found and found[0].status == AgentStatus.ACTIVE else None
+        agent = agent_share_locked(tenant_id, agent_id)
+        return agent if agent is not None and agent.status == AgentStatus.ACTIVE else None
     params = {
         "tenant_id": tenant_id,
         "online_since": online_since(),
