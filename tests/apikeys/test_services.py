@@ -13,6 +13,7 @@ from apikeys.models import ApiKey
 from apikeys.services import apikey_authenticate, apikey_issue, apikey_rename, apikey_revoke, apikey_rotate
 from mcpadmin.api.errors import DomainError
 from tests import factories
+from tests.tasks.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -251,23 +252,14 @@ def test_concurrent_rotations_of_one_key_issue_one_successor():
     for _ in range(3):
         old = factories.issued_key(tenant, "gateway")
         child = apikey_issue(tenant=tenant, name="c", key_type="user", parent=old.key).key
-        barrier = threading.Barrier(2)
-        outcomes: list[object] = []
 
-        def rotate(old=old, barrier=barrier, outcomes=outcomes) -> None:
-            barrier.wait()
+        def rotate(_: int, old=old) -> object:
             try:
-                outcomes.append(apikey_rotate(key=old.key).key.pk)
+                return apikey_rotate(key=old.key).key.pk
             except DomainError as error:
-                outcomes.append(error.code)
-            finally:
-                connection.close()
+                return error.code
 
-        threads = [threading.Thread(target=rotate) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        outcomes = run_concurrently(2, rotate)
         assert len(outcomes) == 2
         assert outcomes.count("key_already_rotated") == 1, outcomes
         successors = ApiKey.objects.filter(metadata__rotated_from=str(old.key.pk))

@@ -251,29 +251,17 @@ def test_an_escalation_never_delegates_to_an_agent_disabled_while_it_runs():
     locked, release = threading.Event(), threading.Event()
 
     def disable() -> None:
-        try:
-            with transaction.atomic():
-                Agent.objects.select_for_update().filter(pk=supervisor.pk).update(status="disabled")
-                locked.set()
-                release.wait(10)
-                time.sleep(0.3)  # the escalation is waiting on the row by now (or, without the lock, done)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            Agent.objects.select_for_update().filter(pk=supervisor.pk).update(status="disabled")
+            locked.set()
+            release.wait(10)
+            time.sleep(0.3)  # the escalation is waiting on the row by now (or, without the lock, done)
 
-    outcome: dict[str, object] = {}
-
-    def escalate() -> None:
+    def escalate() -> object:
         locked.wait(10)
         release.set()
-        try:
-            outcome["result"] = task_escalate(actor=Actor.for_command("escalate_tasks"), task_id=task.pk, force=True)
-        finally:
-            connection.close()
+        return task_escalate(actor=Actor.for_command("escalate_tasks"), task_id=task.pk, force=True)
 
-    threads = [threading.Thread(target=disable), threading.Thread(target=escalate)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert outcome["result"].delegation is None
+    _, result = run_concurrently(2, lambda index: (disable, escalate)[index]())
+    assert result.delegation is None
     assert not TaskDelegationHistory.objects.filter(task=task, to_agent=supervisor).exists()
