@@ -35,26 +35,17 @@ def padded_predicate(alias: str = "") -> str:
     return f"vector_dims({alias}embedding) NOT IN ({', '.join(map(str, NATIVE_INDEX_DIMENSIONS))})"
 
 
-def create_native_sql(dimension: int, *, concurrently: bool = True) -> str:
-    return (
-        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {native_index(dimension)} "
-        f"ON embeddings USING hnsw (({native_expression(dimension)}) vector_cosine_ops) "
-        f"{HNSW_WITH} WHERE {native_predicate(dimension)}"
-    )
-
-
-def create_padded_sql(name: str = PADDED_INDEX, *, partial: bool = True, concurrently: bool = True) -> str:
-    where = f" WHERE {padded_predicate()}" if partial else ""
-    return (
-        f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {name} "
-        f"ON embeddings USING hnsw (normalized_embedding vector_ip_ops) {HNSW_WITH}{where}"
-    )
-
-
-def all_create_sql(*, concurrently: bool = False) -> list[str]:
+def all_create_sql() -> list[str]:
     """Every HNSW index of `embeddings`, as the latest migration leaves them (bulk loads rebuild them with these)."""
-    return [create_padded_sql(concurrently=concurrently)] + [
-        create_native_sql(d, concurrently=concurrently) for d in NATIVE_INDEX_DIMENSIONS
+    create = "CREATE INDEX IF NOT EXISTS"
+    padded = (
+        f"{create} {PADDED_INDEX} ON embeddings USING hnsw (normalized_embedding vector_ip_ops) {HNSW_WITH} "
+        f"WHERE {padded_predicate()}"
+    )
+    return [padded] + [
+        f"{create} {native_index(d)} ON embeddings USING hnsw (({native_expression(d)}) vector_cosine_ops) "
+        f"{HNSW_WITH} WHERE {native_predicate(d)}"
+        for d in NATIVE_INDEX_DIMENSIONS
     ]
 
 

@@ -2,7 +2,7 @@
 
 One 1,536-wide index for every model made each insert compare 1,536 components per visited neighbour, zeros
 included, and left one element per 8 kB page: inserting into it cost twice what inserting into a 384-wide graph
-costs (bench/vector_index_bench.py, 100,000 vectors: 98 against 205 rows/s for one writer), and it was four
+costs (bench/vector_index_bench.py, 100,000 vectors: 98 against 191 rows/s for one writer), and it was four
 times the size (781 against 195 MB). Vectors of 256, 384, 512, 768 and 1,024 dimensions now go to an index of
 their width (cosine on the raw vector: the same ranking as inner product on the unit vectors); the padded
 `normalized_embedding` is still written for every row (the spec's column) and its index, under the same name,

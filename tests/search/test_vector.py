@@ -6,7 +6,6 @@ import math
 import random
 
 import pytest
-from django.db import connection
 
 from mcpadmin.api.errors import DomainError
 from search import selectors
@@ -42,20 +41,6 @@ def vector_documents(
         )
         for i in range(count)
     ]
-
-
-@pytest.fixture
-def hnsw_only():
-    """Plans that can only use the HNSW index for ORDER BY distance: as on a big table."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("RESET enable_seqscan")
-        cursor.execute("RESET enable_bitmapscan")
-        cursor.execute("RESET enable_sort")
 
 
 def test_scores_are_cosine_similarities_best_first(tenant, sql):

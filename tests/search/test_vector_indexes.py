@@ -15,7 +15,7 @@ from search.selectors import collection_named, vector_search
 from search.services import DocumentInput
 from tests.factories import service_tenant
 from tests.search.helpers import ingest
-from tests.search.test_vector import cosine, hnsw_only, random_vector, vector_documents  # noqa: F401  (a fixture)
+from tests.search.test_vector import cosine, random_vector, vector_documents
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_the_database_has_the_indexes_the_searches_are_written_for(sql):
 @pytest.mark.parametrize(
     ("dimensions", "index"), [(384, "idx_embeddings_hnsw_384"), (16, "idx_embeddings_normalized_hnsw")]
 )
-def test_a_search_walks_the_index_of_its_dimension(tenant, hnsw_only, monkeypatch, sql, dimensions, index):  # noqa: F811
+def test_a_search_walks_the_index_of_its_dimension(tenant, hnsw_only, monkeypatch, sql, dimensions, index):
     monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 0)  # the filtered statement is not prepared: it can be explained
     ingest(tenant, "v", vector_documents(40, 1, dimensions=dimensions))
     query = random_vector(random.Random(2), dimensions)
@@ -55,7 +55,7 @@ def test_a_search_walks_the_index_of_its_dimension(tenant, hnsw_only, monkeypatc
 
 
 @pytest.mark.parametrize("dimensions", NATIVE_INDEX_DIMENSIONS)
-def test_every_common_dimension_finds_its_nearest_documents_through_its_index(tenant, hnsw_only, sql, dimensions):  # noqa: F811
+def test_every_common_dimension_finds_its_nearest_documents_through_its_index(tenant, hnsw_only, sql, dimensions):
     documents = vector_documents(60, dimensions, dimensions=dimensions)
     ids = ingest(tenant, "v", documents)
     query = random_vector(random.Random(3), dimensions)
@@ -72,7 +72,7 @@ def test_every_common_dimension_finds_its_nearest_documents_through_its_index(te
             assert scores[document_id] == pytest.approx(score, abs=1e-6)
 
 
-def test_models_of_one_dimension_share_the_index_but_are_never_compared(tenant, hnsw_only):  # noqa: F811
+def test_models_of_one_dimension_share_the_index_but_are_never_compared(tenant, hnsw_only):
     rng = random.Random(4)
     query = random_vector(rng, 384)
     ingest(tenant, "v", [DocumentInput(content=f"a{i}", model="model-a", embedding=query) for i in range(20)])
