@@ -20,8 +20,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from agents.models import Agent
 from apikeys import keys, policy
-from apikeys.models import ApiKey, KeyType, RateLimitBucket
+from apikeys.models import ApiKey, RateLimitBucket
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
@@ -31,8 +32,8 @@ from apikeys.services import (
     apikey_revoke,
     apikey_rotate,
 )
-from mcpadmin.api.errors import DomainError
-from tasks.models import Agent
+from mcpadmin.core.access import KeyType
+from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
 
 

@@ -13,8 +13,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.models import Agent
 from apikeys import keys, policy
-from apikeys.models import ApiKey, KeyType
+from apikeys.models import ApiKey
 from apikeys.selectors import apikeys_manageable_by
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
@@ -24,10 +25,10 @@ from apikeys.services import (
     apikey_rotate,
     key_is_usable,
 )
-from mcpadmin.api.errors import DomainError
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView, TenantScopedViewSet
-from tasks.models import Agent
+from mcpadmin.core.access import KeyType
+from mcpadmin.core.errors import DomainError
 
 
 def key_state(key: ApiKey) -> str:
@@ -123,7 +124,7 @@ class MeView(PlatformAPIView):
 
     @extend_schema(responses=MeSerializer, tags=["keys"])
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(self.principal.key).data)
+        return Response(MeSerializer(self.actor.key).data)
 
 
 class ApiKeyFilter(django_filters.FilterSet):
@@ -153,7 +154,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def get_base_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return ApiKey.objects.all()
-        return apikeys_manageable_by(self.principal).order_by("-created_at", "id")
+        return apikeys_manageable_by(self.actor).order_by("-created_at", "id")
 
     @extend_schema(request=ApiKeyIssueSerializer, responses={201: IssuedApiKeySerializer})
     def create(self, request: Request) -> Response:
@@ -166,14 +167,14 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             expires_at = timezone.now() + timedelta(seconds=values["expires_in_seconds"])
         agent = None
         if values.get("agent_id"):
-            agent = Agent.objects.filter(id=values["agent_id"], tenant_id=self.principal.tenant_id).first()
+            agent = Agent.objects.filter(id=values["agent_id"], tenant_id=self.actor.tenant_id).first()
             if agent is None:
                 raise DomainError("invalid", "No such agent.", {"agent_id": ["No such agent."]})
         issued = apikey_issue(
-            tenant=self.principal.tenant,
+            tenant=self.actor.tenant,
             name=values["name"],
             key_type=values["key_type"],
-            parent=self.principal.key,
+            parent=self.actor.key,
             allowed_services=values.get("allowed_services"),
             expires_at=expires_at,
             agent=agent,

@@ -7,17 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from mcpadmin.core.access import KeyType
 from mcpadmin.db.fields import CurrentTimestamp, created_at, updated_at, uuid_pk
-
-
-class KeyType(models.TextChoices):
-    """The spec's `key_type` values (a VARCHAR with a CHECK, not an enum type)."""
-
-    USER = "user"
-    ADMIN = "admin"
-    AGENT = "agent"
-    SERVICE = "service"
-    GATEWAY = "gateway"
 
 
 class ApiKey(models.Model):
@@ -33,7 +24,7 @@ class ApiKey(models.Model):
     parent_key = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True, related_name="child_keys")
     allowed_services = ArrayField(models.TextField(), default=list, db_default=[], null=True, blank=True)
     #: The agent an `agent` key acts as.
-    agent = models.ForeignKey("tasks.Agent", on_delete=models.RESTRICT, null=True, blank=True, related_name="api_keys")
+    agent = models.ForeignKey("agents.Agent", on_delete=models.RESTRICT, null=True, blank=True, related_name="api_keys")
     is_active = models.BooleanField(default=True, db_default=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -11,7 +11,7 @@ of each domain, which receive the calling principal.
 
 from __future__ import annotations
 
-from apikeys.models import KeyType
+from mcpadmin.core.access import KeyType
 
 #: One service name per API area; every endpoint declares one.
 SERVICES = ("keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search")

@@ -7,7 +7,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
-from apikeys.models import ApiKey, KeyType
+from apikeys.models import ApiKey
+from mcpadmin.core.access import KeyType
 from mcpadmin.db.prepared import PreparedStatement
 from tenants.models import Tenant, TenantConfig
 

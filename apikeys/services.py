@@ -20,10 +20,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.models import Agent, AgentStatus
 from apikeys import keys, policy
-from apikeys.models import ApiKey, KeyType
-from mcpadmin.api.errors import Conflict, DomainError, Forbidden
-from tasks.models import Agent, AgentStatus
+from apikeys.models import ApiKey
+from mcpadmin.core.access import KeyType
+from mcpadmin.core.errors import Conflict, DomainError, Forbidden, invalid
 from tenants.models import Tenant
 
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
@@ -40,51 +41,14 @@ class IssuedKey:
     raw_key: str
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key, its tenant, and the agent it acts as."""
-
-    key: ApiKey
-
-    is_authenticated = True
-    is_anonymous = False
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.key.tenant
-
-    @property
-    def tenant_id(self) -> Any:
-        return self.key.tenant_id
-
-    @property
-    def key_type(self) -> str:
-        return self.key.key_type
-
-    @property
-    def agent_id(self) -> Any:
-        return self.key.agent_id
-
-    @property
-    def is_admin(self) -> bool:
-        return self.key.key_type == KeyType.ADMIN
-
-    def __str__(self) -> str:
-        return f"{self.key.key_type} key {self.key.key_prefix}"
-
-
 def key_is_usable(key: ApiKey, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     return key.is_active and key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
 
 
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError("invalid", message, {field: [message]})
-
-
 def validate_allowed_services(services: Any) -> list[str]:
     if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
-        raise _invalid("allowed_services", "allowed_services must be a list of service names")
+        raise invalid("allowed_services", "allowed_services must be a list of service names")
     unknown = sorted(set(services) - set(policy.SERVICES))
     if unknown:
         raise DomainError(
@@ -119,12 +83,12 @@ def apikey_issue(
     now = timezone.now()
     name = (name or "").strip()
     if not name or len(name) > 255:
-        raise _invalid("name", "A key needs a name of 1 to 255 characters.")
+        raise invalid("name", "A key needs a name of 1 to 255 characters.")
     if key_type not in KeyType.values:
-        raise _invalid("key_type", f"key_type must be one of {', '.join(KeyType.values)}.")
+        raise invalid("key_type", f"key_type must be one of {', '.join(KeyType.values)}.")
     services = validate_allowed_services(allowed_services) if allowed_services is not None else None
     if metadata is not None and not isinstance(metadata, dict):
-        raise _invalid("metadata", "metadata must be an object")
+        raise invalid("metadata", "metadata must be an object")
 
     if parent is not None:
         parent = _lock_for_issuing(parent)
@@ -158,17 +122,17 @@ def apikey_issue(
                     {"expires_at": [f"must be at most {parent.expires_at.isoformat()}"]},
                 )
     if expires_at is not None and expires_at <= now:
-        raise _invalid("expires_at", "expires_at must be in the future.")
+        raise invalid("expires_at", "expires_at must be in the future.")
 
     if key_type == KeyType.AGENT:
         if agent is None:
-            raise _invalid("agent_id", "An agent key names the agent it acts as.")
+            raise invalid("agent_id", "An agent key names the agent it acts as.")
         if agent.tenant_id != tenant.id:
-            raise _invalid("agent_id", "No such agent.")
+            raise invalid("agent_id", "No such agent.")
         if agent.status != AgentStatus.ACTIVE:
             raise Conflict("agent_disabled", "A disabled agent cannot get keys.", {"agent_id": [str(agent.id)]})
     elif agent is not None:
-        raise _invalid("agent_id", "Only agent keys act as an agent.")
+        raise invalid("agent_id", "Only agent keys act as an agent.")
 
     raw_key, public_id = keys.generate(key_type)
     key = ApiKey.objects.create(
@@ -229,7 +193,7 @@ def apikey_rotate(*, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRA
     or not, would leave two live successors and the children under only one).
     """
     if grace_period < timedelta(0) or grace_period > MAX_ROTATION_GRACE:
-        raise _invalid("grace_period_seconds", f"The grace period is 0 to {MAX_ROTATION_GRACE.days} days.")
+        raise invalid("grace_period_seconds", f"The grace period is 0 to {MAX_ROTATION_GRACE.days} days.")
     old = ApiKey.objects.select_for_update().get(pk=key.pk)
     now = timezone.now()
     if not key_is_usable(old, now=now):
@@ -271,11 +235,11 @@ def apikey_rename(*, key: ApiKey, name: str, metadata: dict[str, Any] | None = N
     """The only things that change on a key; everything else is fixed at issue (rotate to change it)."""
     name = (name or "").strip()
     if not name or len(name) > 255:
-        raise _invalid("name", "A key needs a name of 1 to 255 characters.")
+        raise invalid("name", "A key needs a name of 1 to 255 characters.")
     key.name = name
     if metadata is not None:
         if not isinstance(metadata, dict):
-            raise _invalid("metadata", "metadata must be an object")
+            raise invalid("metadata", "metadata must be an object")
         # The rotation links are the platform's, not the caller's: a rotated key stays rotated (and its
         # successor keeps its origin) whatever metadata replaces the rest.
         links = {name: value for name, value in (key.metadata or {}).items() if name in ROTATION_LINKS}

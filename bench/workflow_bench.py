@@ -47,11 +47,12 @@ def main() -> None:
     parser.add_argument("--pending", type=int, default=500, help="waiting tasks for the second heartbeat case")
     args = parser.parse_args()
 
+    from mcpadmin.core.actor import Actor
     from tasks.models import Task
-    from tasks.services import Actor, task_create, task_transition
-    from tasks.workflow_services import execution_start, workflow_create, workflow_tasks_dispatch, workflow_transition
+    from tasks.services import task_create, task_transition
     from tenants.services import tenant_create
     from tests import factories
+    from workflows.services import execution_start, workflow_create, workflow_tasks_dispatch, workflow_transition
 
     actor = Actor.for_command("bench")
     tenant = tenant_create(name=factories.unique("bench-workflows"))
@@ -72,10 +73,10 @@ def main() -> None:
 
         plain, stepped = [], []
         for n in range(args.tasks + 20):
-            plain_task = task_create(actor=actor, tenant=tenant, title="plain", assigned_agent_id=workers[0].pk).task
+            plain_task = task_create(actor=actor, tenant=tenant, title="plain", assigned_agent_id=workers[0].pk).obj
             in_progress(plain_task.pk)
             plain.append(plain_task.pk)
-            execution = execution_start(actor=actor, workflow_id=flow.pk, input_data={"n": n}).execution
+            execution = execution_start(actor=actor, workflow_id=flow.pk, input_data={"n": n}).obj
             first = Task.objects.get(workflow_execution=execution, workflow_step="first")
             in_progress(first.pk)
             stepped.append(first.pk)

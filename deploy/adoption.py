@@ -40,7 +40,7 @@ from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
-from apikeys.models import KeyType
+from mcpadmin.core.access import KeyType
 
 from . import ddl, legacy
 from .catalog import GOLANG_MIGRATE_TABLE, KEEP_MARKER, Catalog, DbObject, read_catalog

@@ -49,7 +49,10 @@ INSTALLED_APPS = [
     "mcpadmin",
     "tenants",
     "apikeys",
+    "agents",
+    "workspaces",
     "tasks",
+    "workflows",
     "search",
     "deploy",
 ]

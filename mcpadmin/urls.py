@@ -10,7 +10,10 @@ api_v1 = [
     path("health", health, name="health"),
     path("", include("apikeys.urls")),
     path("", include("tenants.urls")),
+    path("", include("agents.urls")),
+    path("", include("workspaces.urls")),
     path("", include("tasks.urls")),
+    path("", include("workflows.urls")),
     path("", include("search.urls")),
 ]
 

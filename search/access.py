@@ -20,11 +20,11 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from mcpadmin.api.errors import DomainError, Forbidden, NotFound
+from mcpadmin.core.errors import DomainError, Forbidden, NotFound
 from search.models import Collection
-from tenants.models import Workspace, WorkspaceVisibility
-from tenants.selectors import workspaces_visible_to
-from tenants.workspace_access import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for
+from workspaces.models import Workspace, WorkspaceVisibility
+from workspaces.policy import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for
+from workspaces.selectors import workspaces_visible_to
 
 
 def _workspace_access(principal: Any, collection: Collection) -> WorkspaceAccess | None:

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from mcpadmin.api.errors import DomainError
+from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
 from search.models import (
     Collection,

@@ -20,10 +20,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
-from mcpadmin.api.errors import DomainError, Forbidden, NotFound
 from mcpadmin.api.pagination import Pagination
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
+from mcpadmin.core.errors import DomainError, Forbidden, NotFound, PayloadTooLarge
 from search.access import (
     collections_visible_to,
     deletable_scope,
@@ -58,12 +58,11 @@ class BoundedJSONParser(BaseParser):
     media_type = "application/json"
     max_bytes = MAX_BATCH_BYTES
 
-    def _too_large(self) -> DomainError:
-        return DomainError(
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
             "payload_too_large",
             f"The body exceeds the limit of {self.max_bytes} bytes ({self.max_bytes // (1024 * 1024)} MB).",
             {"limit_bytes": self.max_bytes},
-            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
@@ -323,7 +322,7 @@ class CollectionListView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        queryset = collections_visible_to(self.principal, include_public=include_public)
+        queryset = collections_visible_to(self.actor, include_public=include_public)
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 
@@ -334,9 +333,9 @@ class CollectionListView(PlatformAPIView):
         data.is_valid(raise_exception=True)
         workspace = None
         if data.validated_data.get("workspace_id"):
-            workspace = workspace_for_new_collection(self.principal, data.validated_data["workspace_id"])
+            workspace = workspace_for_new_collection(self.actor, data.validated_data["workspace_id"])
         collection = collection_create(
-            tenant=self.principal.tenant,
+            tenant=self.actor.tenant,
             name=data.validated_data["name"],
             text_search_config=data.validated_data["text_search_config"],
             workspace=workspace,
@@ -351,7 +350,7 @@ class CollectionDetailView(PlatformAPIView):
     @extend_schema(responses=CollectionStatsSerializer)
     def get(self, request: Request, collection: str) -> Response:
         """The collection's statistics: exact figures (documents, average length, terms, models)."""
-        target = _collection_or_404(self.principal, collection)
+        target = _collection_or_404(self.actor, collection)
         collection_stats_fold(collection_id=target.id)
         body = CollectionSerializer(target).data | collection_statistics(target)
         return Response(CollectionStatsSerializer(body).data)
@@ -370,12 +369,12 @@ class CollectionDocumentsView(PlatformAPIView):
         """
         data = IngestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if collection_named(self.principal.tenant_id, collection) is not None:  # else: created on first use
-            require_write(self.principal, _collection_or_404(self.principal, collection))
+        if collection_named(self.actor.tenant_id, collection) is not None:  # else: created on first use
+            require_write(self.actor, _collection_or_404(self.actor, collection))
         result = documents_ingest(
-            tenant=self.principal.tenant,
+            tenant=self.actor.tenant,
             collection=collection,
-            documents=_document_inputs(data.validated_data["documents"], self.principal),
+            documents=_document_inputs(data.validated_data["documents"], self.actor),
         )
         created = sum(1 for _, is_new in result.documents if is_new)
         body = {
@@ -404,11 +403,11 @@ class CollectionDocumentsView(PlatformAPIView):
     )
     def delete(self, request: Request, collection: str) -> Response:
         """Deletes the documents matching every given filter (at least one), with their statistics."""
-        target = _collection_or_404(self.principal, collection)
+        target = _collection_or_404(self.actor, collection)
         filters = _filters_from_query(request.query_params)
         if filters.is_empty():
             raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
-        own_agent = deletable_scope(self.principal, target)
+        own_agent = deletable_scope(self.actor, target)
         if own_agent is not None:  # a contributor deletes only what its agent wrote
             if filters.agent_id not in (None, own_agent):
                 raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.",
@@ -424,9 +423,9 @@ class DocumentDetailView(PlatformAPIView):
     service = "search"
 
     def _document(self, collection: str, document_id: str) -> tuple[Collection, Embedding]:
-        target = _collection_or_404(self.principal, collection)
+        target = _collection_or_404(self.actor, collection)
         document = Embedding.objects.filter(
-            id=document_id, tenant_id=self.principal.tenant_id, collection=target.name
+            id=document_id, tenant_id=self.actor.tenant_id, collection=target.name
         ).first()
         if document is None:
             raise NotFound("No such document.")
@@ -439,7 +438,7 @@ class DocumentDetailView(PlatformAPIView):
     @extend_schema(responses=DeletedSerializer, operation_id="search_document_delete")
     def delete(self, request: Request, collection: str, document_id: str) -> Response:
         target, document = self._document(collection, document_id)
-        own_agent = deletable_scope(self.principal, target)
+        own_agent = deletable_scope(self.actor, target)
         if own_agent is not None and document.agent_id != own_agent:
             raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.", {})
         deleted = documents_delete(
@@ -466,7 +465,7 @@ class SearchView(PlatformAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         target = readable_collection(
-            self.principal, name=values.get("collection"), collection_id=values.get("collection_id")
+            self.actor, name=values.get("collection"), collection_id=values.get("collection_id")
         )
         filters = DocumentFilters(**values.get("filters", {}))
         result = search(

@@ -113,7 +113,7 @@ class Collection(models.Model):
     text_search_config = models.CharField(max_length=63, default="english", db_default="english")
     #: Optional home workspace (issue 7 decides what workspace members may do with it).
     workspace = models.ForeignKey(
-        "tenants.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="collections"
+        "workspaces.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="collections"
     )
     #: Sum of the counters' `writes` folded into `embedding_statistics` by the last fold.
     folded_writes = models.BigIntegerField(default=0, db_default=0, editable=False)

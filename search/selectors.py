@@ -41,7 +41,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 
-from mcpadmin.api.errors import DomainError
+from mcpadmin.core.errors import DomainError
 from mcpadmin.db.prepared import PreparedStatement
 from search import vector_indexes
 from search.filters import DocumentFilters

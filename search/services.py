@@ -50,10 +50,11 @@ from uuid import UUID, uuid4
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 
-from mcpadmin.api.errors import Conflict, DomainError
+from mcpadmin.core.errors import Conflict, DomainError
 from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection
 from search.vectors import vector_problem, vector_text
-from tenants.models import Tenant, Workspace
+from tenants.models import Tenant
+from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -22,86 +22,36 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import (
+    UUID_PATTERN,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 from mcpadmin.api.views import PlatformViewMixin, TenantScopedViewSet
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.idempotency import validate_idempotency_key
+from mcpadmin.core.validation import UNSET
 from tasks import state_machine
-from tasks.filters import AgentFilter, TaskFilter
-from tasks.models import Agent, AgentStatus, DelegationType, Task, TaskPriority, TaskStatus
-from tasks.selectors import agent_is_online, agents_visible_to, task_history, tasks_visible_to
+from tasks.filters import TaskFilter
+from tasks.models import DelegationType, Task, TaskPriority, TaskStatus
+from tasks.selectors import task_history, tasks_visible_to
 from tasks.services import (
     MAX_ESCALATION_TIMEOUT,
     MAX_RETRIES_LIMIT,
     MAX_TITLE_LENGTH,
-    UNSET,
-    Actor,
-    agent_create,
-    agent_heartbeat,
-    agent_update,
     task_create,
     task_delegate,
     task_transition,
     task_update,
-    validate_idempotency_key,
 )
-from tenants.selectors import workspace_for
-
-UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-
+from workspaces.selectors import workspace_for
 
 # --- strict JSON types ----------------------------------------------------------------------------------------
 
 
-class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-def _tags() -> serializers.ListField:
-    return serializers.ListField(child=StrictCharField(max_length=100), required=False, max_length=100)
-
-
 # --- agents ---------------------------------------------------------------------------------------------------
-
-
-class AgentSerializer(serializers.ModelSerializer):
-    tenant_id = serializers.UUIDField(read_only=True)
-    online = serializers.SerializerMethodField(help_text="Seen within the online window (default 60 s).")
-
-    class Meta:
-        model = Agent
-        fields = [
-            "id", "tenant_id", "name", "description", "capabilities", "teams", "status", "online", "last_seen_at",
-            "metadata", "created_at", "updated_at",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    def get_online(self, agent: Agent) -> bool:
-        return agent_is_online(agent)
-
-
-class AgentWriteSerializer(StrictSerializer):
-    name = StrictCharField(max_length=255)
-    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
-    capabilities = _tags()
-    teams = _tags()
-    metadata = serializers.DictField(required=False)
-    status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
 
 
 class ActorMixin:
@@ -109,45 +59,7 @@ class ActorMixin:
 
     @property
     def actor(self) -> Actor:
-        return Actor.for_principal(self.principal)  # type: ignore[attr-defined]
-
-
-@extend_schema(tags=["agents"])
-class AgentViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
-    """Agents of the caller's tenant. An agent key sees, edits and beats only for its own agent."""
-
-    service = "agents"
-    service_actions = {"heartbeat": policy.WRITE}
-    serializer_class = AgentSerializer
-    filterset_class = AgentFilter
-    queryset = Agent.objects.all()
-    lookup_value_regex = UUID_PATTERN
-
-    def get_base_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return Agent.objects.all()
-        return agents_visible_to(self.actor).order_by("name", "id")
-
-    @extend_schema(request=AgentWriteSerializer, responses={201: AgentSerializer})
-    def create(self, request: Request) -> Response:
-        data = AgentWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        agent = agent_create(actor=self.actor, tenant=self.principal.tenant, **data.validated_data)
-        return Response(AgentSerializer(agent).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=AgentWriteSerializer, responses=AgentSerializer)
-    def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        """Changes the given fields. An agent key may edit its own profile but not its status."""
-        data = AgentWriteSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        agent = agent_update(actor=self.actor, agent_id=pk, **data.validated_data)
-        return Response(AgentSerializer(agent).data)
-
-    @extend_schema(request=None, responses=AgentSerializer)
-    @action(detail=True, methods=["post"])
-    def heartbeat(self, request: Request, pk: str | None = None) -> Response:
-        """Marks the agent as seen now (online for the online window)."""
-        return Response(AgentSerializer(agent_heartbeat(actor=self.actor, agent_id=pk)).data)
+        return self.actor  # type: ignore[attr-defined]
 
 
 # --- tasks ----------------------------------------------------------------------------------------------------
@@ -306,7 +218,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 
 @extend_schema(tags=["tasks"])
-class TaskViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Tasks of the caller's tenant; an agent key sees the tasks assigned or delegated to its agent."""
 
     service = "tasks"
@@ -333,20 +245,20 @@ class TaskViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         data.is_valid(raise_exception=True)
         creation = task_create(
             actor=self.actor,
-            tenant=self.principal.tenant,
+            tenant=self.actor.tenant,
             **_with_timeout(data.validated_data),
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint(request.data) if idempotency_key is not None else "",
             render=render_task if idempotency_key is not None else None,
         )
         if idempotency_key is None:
-            response: HttpResponse = Response(TaskSerializer(creation.task).data, status=status.HTTP_201_CREATED)
+            response: HttpResponse = Response(TaskSerializer(creation.obj).data, status=status.HTTP_201_CREATED)
         else:
-            body = creation.response_body or render_task(Task.objects.get(pk=creation.task_id))
+            body = creation.response_body or render_task(Task.objects.get(pk=creation.object_id))
             response = HttpResponse(body, status=creation.response_status or 201, content_type="application/json")
             if creation.replayed:
                 response["Idempotent-Replayed"] = "true"
-        response["Location"] = f"/api/v1/tasks/{creation.task_id}"
+        response["Location"] = f"/api/v1/tasks/{creation.object_id}"
         return response
 
     @extend_schema(request=TaskPatchSerializer, responses=TaskSerializer)
@@ -430,8 +342,8 @@ class WorkspaceTaskListView(PlatformViewMixin, generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Task.objects.none()
-        workspace, _ = workspace_for(self.principal, self.kwargs["workspace_id"])
-        self.foreign = workspace.tenant_id != self.principal.tenant_id
+        workspace, _ = workspace_for(self.actor, self.kwargs["workspace_id"])
+        self.foreign = workspace.tenant_id != self.actor.tenant_id
         return Task.objects.filter(workspace=workspace).order_by("-created_at", "id")
 
     def get_serializer_class(self) -> Any:

@@ -1,12 +1,11 @@
-"""Agents, their tasks (with full history) and workflows."""
+"""Tasks, with their full history (status transitions, delegations) and idempotency keys."""
 
 from __future__ import annotations
 
-from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
+from mcpadmin.core.idempotency import IdempotencyRecord
 from mcpadmin.db.fields import EnumField, created_at, updated_at, uuid_pk
 
 
@@ -31,68 +30,11 @@ class TaskPriority(models.TextChoices):
     CRITICAL = "critical"
 
 
-class WorkflowType(models.TextChoices):
-    SEQUENTIAL = "sequential"
-    PARALLEL = "parallel"
-    CONDITIONAL = "conditional"
-    LOOP = "loop"
-    MAP_REDUCE = "map_reduce"
-    SCATTER_GATHER = "scatter_gather"
-
-
-class WorkflowStatus(models.TextChoices):
-    DRAFT = "draft"
-    ACTIVE = "active"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    ARCHIVED = "archived"
-
-
 class DelegationType(models.TextChoices):
     HANDOFF = "handoff"
     COLLABORATION = "collaboration"
     SUPERVISION = "supervision"
     CONSULTATION = "consultation"
-
-
-class AgentStatus(models.TextChoices):
-    ACTIVE = "active"
-    DISABLED = "disabled"
-
-
-class Agent(models.Model):
-    """A worker of a tenant; `last_seen_at` (heartbeats) tells whether it is online."""
-
-    id = uuid_pk()
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="agents", db_index=False)
-    name = models.CharField(max_length=255)
-    description = models.TextField(blank=True, default="", db_default="")
-    capabilities = ArrayField(models.CharField(max_length=100), default=list, db_default=[], blank=True)
-    #: Team tags, matched against a workspace's `team_tags` for `team` visibility.
-    teams = ArrayField(models.CharField(max_length=100), default=list, db_default=[], blank=True)
-    status = models.CharField(
-        max_length=20, choices=AgentStatus.choices, default=AgentStatus.ACTIVE, db_default=AgentStatus.ACTIVE
-    )
-    metadata = models.JSONField(default=dict, db_default={}, blank=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
-    created_at = created_at()
-    updated_at = updated_at()
-
-    class Meta:
-        db_table = "agents"
-        ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="agents_tenant_name_key"),
-            models.CheckConstraint(condition=Q(status__in=AgentStatus.values), name="agents_status_check"),
-        ]
-        indexes = [
-            models.Index(fields=["tenant", "status", "last_seen_at"], name="idx_agents_tenant_status_seen"),
-            GinIndex(fields=["capabilities"], name="idx_agents_capabilities"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 FINAL_TASK_STATUSES = (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
@@ -102,7 +44,7 @@ class Task(models.Model):
     id = uuid_pk()
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="tasks", db_index=False)
     workspace = models.ForeignKey(
-        "tenants.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        "workspaces.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
     title = models.CharField(max_length=500)
     description = models.TextField(blank=True, default="", db_default="")
@@ -116,7 +58,7 @@ class Task(models.Model):
         db_default=TaskPriority.MEDIUM,
     )
     assigned_agent = models.ForeignKey(
-        Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_tasks"
+        "agents.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_tasks"
     )
     parent_task = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="subtasks")
     #: The key that created the task (a `user` key may cancel only its own tasks).
@@ -124,7 +66,7 @@ class Task(models.Model):
         "apikeys.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="created_tasks"
     )
     workflow_execution = models.ForeignKey(
-        "tasks.WorkflowExecution", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        "workflows.WorkflowExecution", on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
     workflow_step = models.CharField(max_length=255, null=True, blank=True)
     input_data = models.JSONField(default=dict, db_default={}, blank=True)
@@ -181,9 +123,9 @@ class TaskDelegationHistory(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="delegations", db_index=False)
     # RESTRICT (database: NO ACTION, as the spec): history keeps its agents; they are disabled, not deleted.
     from_agent = models.ForeignKey(
-        Agent, on_delete=models.RESTRICT, null=True, blank=True, related_name="delegations_given"
+        "agents.Agent", on_delete=models.RESTRICT, null=True, blank=True, related_name="delegations_given"
     )
-    to_agent = models.ForeignKey(Agent, on_delete=models.RESTRICT, related_name="delegations_received")
+    to_agent = models.ForeignKey("agents.Agent", on_delete=models.RESTRICT, related_name="delegations_received")
     delegation_type = models.CharField(max_length=50, null=True, blank=True, choices=DelegationType.choices)
     reason = models.TextField(null=True, blank=True)
     metadata = models.JSONField(default=dict, db_default={}, null=True, blank=True)
@@ -213,7 +155,7 @@ class TaskStateTransition(models.Model):
     from_status = EnumField(enum_type="task_status", choices=TaskStatus.choices, null=True, blank=True)
     to_status = EnumField(enum_type="task_status", choices=TaskStatus.choices)
     transitioned_by = models.ForeignKey(
-        Agent,
+        "agents.Agent",
         on_delete=models.RESTRICT,
         null=True,
         blank=True,
@@ -233,122 +175,19 @@ class TaskStateTransition(models.Model):
         return f"{self.task_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
-class IdempotencyRecord(models.Model):
-    """A claimed `Idempotency-Key` and the first response to it; concrete tables add what was created."""
-
-    idempotency_key = models.CharField(max_length=255, primary_key=True)
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
-    request_fingerprint = models.CharField(max_length=64)
-    #: The first response, replayed byte for byte to a retry with the same key and body.
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(null=True, blank=True)
-    created_at = created_at(null=True)
-    expires_at = models.DateTimeField()
-
-    class Meta:
-        abstract = True
-
-    def __str__(self) -> str:
-        return self.idempotency_key
-
-
 class TaskIdempotencyKey(IdempotencyRecord):
     """The spec's `task_idempotency_keys`, plus the tenant and request fingerprint that correctness needs.
 
     The spec makes `idempotency_key` the whole primary key, so the stored value
     is scoped by tenant: `<tenant id>:<SHA-256 of the client's key>` (101
-    characters, see `tasks.services.idempotency_storage_key`), and two tenants
+    characters, see `mcpadmin.core.idempotency.idempotency_storage_key`), and two tenants
     may use the same key.
     """
+
+    created_field = "task"
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="idempotency_keys")
 
     class Meta:
         db_table = "task_idempotency_keys"
         indexes = [models.Index(fields=["expires_at"], name="idx_task_idempotency_expires")]
-
-
-class Workflow(models.Model):
-    id = uuid_pk()
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="workflows", db_index=False)
-    name = models.CharField(max_length=255)
-    description = models.TextField(blank=True, default="", db_default="")
-    workflow_type = EnumField(enum_type="workflow_type", choices=WorkflowType.choices)
-    status = EnumField(
-        enum_type="workflow_status",
-        choices=WorkflowStatus.choices,
-        default=WorkflowStatus.DRAFT,
-        db_default=WorkflowStatus.DRAFT,
-    )
-    definition = models.JSONField(default=dict, db_default={})
-    version = models.IntegerField(default=1, db_default=1)
-    created_at = created_at()
-    updated_at = updated_at()
-
-    class Meta:
-        db_table = "workflows"
-        ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="workflows_tenant_name_key")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ExecutionStatus(models.TextChoices):
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class WorkflowExecution(models.Model):
-    """One run of a workflow; `state` holds the per-step progress."""
-
-    id = uuid_pk()
-    tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.CASCADE, related_name="workflow_executions", db_index=False
-    )
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
-    status = models.CharField(
-        max_length=20,
-        choices=ExecutionStatus.choices,
-        default=ExecutionStatus.RUNNING,
-        db_default=ExecutionStatus.RUNNING,
-    )
-    input_data = models.JSONField(default=dict, db_default={}, blank=True)
-    output_data = models.JSONField(null=True, blank=True)
-    state = models.JSONField(default=dict, db_default={}, blank=True)
-    error_message = models.TextField(null=True, blank=True)
-    started_at = created_at()
-    completed_at = models.DateTimeField(null=True, blank=True)
-    created_at = created_at()
-    updated_at = updated_at()
-
-    class Meta:
-        db_table = "workflow_executions"
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=ExecutionStatus.values), name="workflow_executions_status_check"
-            )
-        ]
-        indexes = [models.Index(fields=["tenant", "workflow", "-created_at"], name="idx_wf_executions_tenant_wf")]
-
-    def __str__(self) -> str:
-        return f"execution {self.id} of {self.workflow_id} ({self.status})"
-
-
-class WorkflowExecutionIdempotencyKey(IdempotencyRecord):
-    """`Idempotency-Key`s of POST /workflows/{id}/executions: the same shape as `task_idempotency_keys`.
-
-    A table of its own because the spec's `task_idempotency_keys.task_id` is
-    NOT NULL (an execution is not a task); the stored key has the same
-    format (`<tenant id>:<SHA-256 of the client's key>`), so the two
-    endpoints have separate key spaces.
-    """
-
-    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="idempotency_keys")
-
-    class Meta:
-        db_table = "workflow_execution_idempotency_keys"
-        indexes = [models.Index(fields=["expires_at"], name="idx_wf_exec_idempotency_expires")]

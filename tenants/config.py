@@ -23,9 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from apikeys.models import KeyType
-from apikeys.policy import SERVICES
-from mcpadmin.api.errors import DomainError
+from mcpadmin.core.access import SERVICES, KeyType
+from mcpadmin.core.errors import DomainError
 
 DEFAULT_LIMITS = {"per_minute": 60, "per_hour": 1000, "per_day": 10000}
 MAX_LIMIT = 10_000_000

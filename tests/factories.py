@@ -10,9 +10,13 @@ from typing import Any
 
 from django.utils import timezone
 
+from agents.models import Agent
 from apikeys.models import ApiKey
-from tasks.models import Agent, Task, Workflow
-from tenants.models import Tenant, TenantConfig, Workspace
+from mcpadmin.core.actor import Actor
+from tasks.models import Task
+from tenants.models import Tenant, TenantConfig
+from workflows.models import Workflow
+from workspaces.models import Workspace
 
 _seq = itertools.count(1)
 
@@ -49,10 +53,12 @@ def task(tenant: Tenant, **fields: Any) -> Task:
 
 def workspace(tenant: Tenant, *, owner: Agent | None = None, **fields: Any) -> Workspace:
     """A workspace with its first owner (the database insists on one at commit)."""
-    from tenants.services import workspace_create
+    from workspaces.services import workspace_create
 
     fields.setdefault("name", unique("workspace"))
-    return workspace_create(tenant=tenant, owner=owner or agent(tenant), **fields)
+    return workspace_create(
+        actor=Actor.for_command("factories"), tenant=tenant, owner_agent_id=(owner or agent(tenant)).pk, **fields
+    )
 
 
 def workflow(tenant: Tenant, **fields: Any) -> Workflow:

@@ -17,17 +17,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apikeys.models import RateLimitBucket
+from mcpadmin.core.actor import Actor
 from search.services import DocumentInput, collection_create, documents_ingest
-from tasks.models import (
-    TaskDelegationHistory,
-    TaskIdempotencyKey,
-    TaskStateTransition,
-    WorkflowExecutionIdempotencyKey,
-)
-from tasks.services import Actor
-from tasks.workflow_services import execution_start, workflow_create, workflow_transition
-from tenants.models import WorkspaceMember
+from tasks.models import TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
 from tests import factories
+from workflows.models import WorkflowExecutionIdempotencyKey
+from workflows.services import execution_start, workflow_create, workflow_transition
+from workspaces.models import WorkspaceMember
 
 
 @transaction.atomic
@@ -67,7 +63,7 @@ def populate() -> None:
         },
     )
     workflow_transition(actor=operator_actor, workflow_id=flow.pk, to_status="active")
-    execution = execution_start(actor=operator_actor, workflow_id=flow.pk, input_data={"pr": 7}).execution
+    execution = execution_start(actor=operator_actor, workflow_id=flow.pk, input_data={"pr": 7}).obj
     WorkflowExecutionIdempotencyKey.objects.create(
         idempotency_key=f"{tenant.id}:sample-run",
         execution=execution,

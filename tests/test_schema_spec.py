@@ -275,7 +275,7 @@ def test_vector_extension_is_installed(sql):
         ("UPDATE mcp.tasks SET priority = 'normal'", DataError),
         ("UPDATE mcp.workspaces SET visibility = 'secret'", DataError),
         ("UPDATE mcp.workspace_members SET role = 'superuser'", DataError),
-        ("UPDATE mcp.workflows SET workflow_type = 'dag'", DataError),
+        ("UPDATE mcp.workflows SET type = 'dag'", DataError),
         ("UPDATE mcp.workflows SET status = 'running'", DataError),
     ],
 )

@@ -13,8 +13,10 @@ from rest_framework.request import Request
 
 from apikeys import policy, ratelimit
 from apikeys.models import ApiKey
-from apikeys.services import Principal, apikey_authenticate
-from mcpadmin.api.errors import DomainError, Forbidden
+from apikeys.services import apikey_authenticate
+from mcpadmin.api.errors import Forbidden
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import RateLimited
 from tenants.config import feature_enabled
 
 INVALID_KEY_MESSAGE = "Invalid or missing API key."
@@ -50,7 +52,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     someone else's mistakes).
     """
 
-    def authenticate(self, request: Request) -> tuple[Principal, ApiKey] | None:
+    def authenticate(self, request: Request) -> tuple[Actor, ApiKey] | None:
         raw_key = presented_key(request._request)
         if raw_key is None:
             return None
@@ -58,14 +60,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             decision = ratelimit.record_auth_failure(client_ip(request._request))
             if not decision.allowed:
-                raise DomainError(
+                raise RateLimited(
                     "too_many_failures",
                     "Too many failed authentications from this client; slow down.",
-                    status_code=429,
-                    headers={"Retry-After": str(decision.retry_after)},
+                    retry_after=decision.retry_after,
                 )
             raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
-        return Principal(key), key
+        return Actor.for_key(key), key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="mcpadmin"'
@@ -75,28 +76,28 @@ class ServicePermission(BasePermission):
     """The key-type matrix, `allowed_services` and the tenant's feature switches, for the view's service."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        principal = request.user
-        if not isinstance(principal, Principal):
+        actor = request.user
+        if not isinstance(actor, Actor):
             return False  # DRF answers 401: no credentials
         service = view.service
         if service == policy.KEY_ITSELF:
             return True
         if service not in policy.SERVICES:  # fails closed; the system check mcpadmin.E001 names such views
             raise Forbidden("service_undeclared", "This endpoint declares no service; no key may call it.")
-        config = getattr(principal.tenant, "config", None)
+        config = getattr(actor.tenant, "config", None)
         if not feature_enabled(config.features if config else None, service):
             raise Forbidden(
                 "feature_disabled", f"The {service} service is switched off for this tenant.", {"service": service}
             )
         action = view.get_service_action(request)
-        if not policy.services_allow(principal.key.allowed_services, service):
+        if not policy.services_allow(actor.key.allowed_services, service):
             raise Forbidden(
                 "service_not_allowed", f"This key may not call the {service} service.", {"service": service}
             )
-        if not policy.key_type_allows(principal.key_type, service, action):
+        if not policy.key_type_allows(actor.key_type, service, action):
             raise Forbidden(
                 "service_not_allowed",
-                f"A {principal.key_type} key may not {action} in the {service} service.",
+                f"A {actor.key_type} key may not {action} in the {service} service.",
                 {"service": service, "action": action},
             )
         return True

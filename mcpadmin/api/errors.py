@@ -1,8 +1,9 @@
 """One JSON error shape for the whole API: `{"error": {"code", "message", "details"}}`.
 
-Services raise `DomainError`; DRF's own exceptions, Django's `ValidationError`,
-`Http404` and `PermissionDenied`, and database integrity errors are mapped
-onto the same shape here, in one place.
+Services raise `mcpadmin.core.errors.DomainError`, which knows nothing of
+HTTP: `STATUS_OF` gives each class its status. DRF's own exceptions,
+Django's `ValidationError`, `Http404` and `PermissionDenied`, and database
+integrity errors are mapped onto the same shape here, in one place.
 """
 
 from __future__ import annotations
@@ -17,43 +18,32 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from mcpadmin.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unprocessable,
+)
 
-class DomainError(Exception):
-    """A rule of the platform refused an operation; raised by services, rendered by the API."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        details: Any = None,
-        *,
-        status_code: int | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details if details is not None else {}
-        if status_code is not None:
-            self.status_code = status_code
-        self.headers = headers or {}
+#: The status of each domain error (the most specific class wins); a plain DomainError is a 400.
+STATUS_OF = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    Conflict: status.HTTP_409_CONFLICT,
+    Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+}
 
 
-class NotFound(DomainError):
-    status_code = status.HTTP_404_NOT_FOUND
-
-    def __init__(self, message: str = "Not found.", details: Any = None) -> None:
-        super().__init__("not_found", message, details)
-
-
-class Conflict(DomainError):
-    status_code = status.HTTP_409_CONFLICT
-
-
-class Forbidden(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
+def status_of(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return status.HTTP_400_BAD_REQUEST
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -85,8 +75,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
         set_rollback()
-        headers.update(exc.headers)
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        return Response(error_body(exc.code, exc.message, exc.details), status=status_of(exc), headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -17,9 +17,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apikeys import policy, ratelimit
-from apikeys.services import Principal
 from mcpadmin.api.auth import INVALID_KEY_MESSAGE, ApiKeyAuthentication, ServicePermission
-from mcpadmin.api.errors import DomainError
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import RateLimited
 from tenants.config import burst_limit_for, limits_for
 
 
@@ -39,7 +39,8 @@ class PlatformViewMixin:
         return policy.action_for_method(request.method or "GET")
 
     @property
-    def principal(self) -> Principal:
+    def actor(self) -> Actor:
+        """The caller (`request.user` is the `Actor` of the API key)."""
         return self.request.user
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -52,31 +53,28 @@ class PlatformViewMixin:
         self.check_permissions(request)
 
     def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
-        if not isinstance(request.user, Principal):
+        if not isinstance(request.user, Actor):
             # A missing key gets the very answer a wrong one gets.
             raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
         super().permission_denied(request, message=message, code=code)
 
     def check_rate_limit(self, request: Request) -> None:
-        principal = request.user
-        if not isinstance(principal, Principal):
+        actor = request.user
+        if not isinstance(actor, Actor):
             return
-        config = getattr(principal.tenant, "config", None)
+        config = getattr(actor.tenant, "config", None)
         rate_limit_config = config.rate_limit_config if config else None
-        decisions = [
-            ratelimit.take_windows(f"key:{principal.key.id}", limits_for(rate_limit_config, principal.key_type))
-        ]
+        decisions = [ratelimit.take_windows(f"key:{actor.key_id}", limits_for(rate_limit_config, actor.key_type))]
         burst = burst_limit_for(rate_limit_config, self.service)
         if burst is not None:
-            decisions.append(ratelimit.take_burst(f"key:{principal.key.id}:{self.service}", burst, name=self.service))
+            decisions.append(ratelimit.take_burst(f"key:{actor.key_id}:{self.service}", burst, name=self.service))
         decision = ratelimit.combine(*decisions)
         request._request.rate_limit_headers = decision.headers()
         if not decision.allowed:
-            raise DomainError(
+            raise RateLimited(
                 "rate_limited",
                 "Rate limit exceeded; retry after the number of seconds in Retry-After.",
                 {"retry_after": decision.retry_after},
-                status_code=429,
             )
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
@@ -101,4 +99,4 @@ class TenantScopedViewSet(PlatformViewMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view, no caller
             return self.get_base_queryset().none()
-        return self.get_base_queryset().filter(**{f"{self.tenant_field}_id": self.principal.tenant_id})
+        return self.get_base_queryset().filter(**{f"{self.tenant_field}_id": self.actor.tenant_id})

@@ -6,6 +6,8 @@ migration), so a migration keeps doing what it did when it was written.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.postgres import operations as postgres_operations
 from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -131,3 +133,28 @@ class CreateIndexConcurrently(postgres_operations.NotInTransactionMixin, migrati
 
     def describe(self) -> str:
         return f"Concurrently create index {self.name} on {self.table} (resumable)"
+
+
+def relabel_content_types(old_app: str, new_app: str, models: list[str]) -> migrations.RunPython:
+    """Moves content types of models that moved between apps, so that admin history and permissions follow them.
+
+    A content type already made for the new label (post_migrate makes one
+    for every model the code has, whatever the migration state) is replaced
+    by the old one, which is the one that history and grants point to.
+    """
+
+    def move(apps: Any, schema_editor: Any, source: str, target: str) -> None:
+        content_type = apps.get_model("contenttypes", "ContentType")
+        alias = schema_editor.connection.alias
+        for model in models:
+            old = content_type.objects.using(alias).filter(app_label=source, model=model).first()
+            if old is None:
+                continue
+            content_type.objects.using(alias).filter(app_label=target, model=model).delete()
+            old.app_label = target
+            old.save(update_fields=["app_label"])
+
+    return migrations.RunPython(
+        lambda apps, schema_editor: move(apps, schema_editor, old_app, new_app),
+        lambda apps, schema_editor: move(apps, schema_editor, new_app, old_app),
+    )

@@ -4,8 +4,8 @@ from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys.policy import SERVICES
 from mcpadmin.api.views import PlatformAPIView
+from mcpadmin.core.access import SERVICES
 
 
 def probe(service_name: str) -> type[PlatformAPIView]:

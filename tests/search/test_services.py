@@ -10,7 +10,7 @@ import threading
 import pytest
 from django.db import connection
 
-from mcpadmin.api.errors import Conflict, DomainError
+from mcpadmin.core.errors import Conflict, DomainError
 from search.models import Collection, CollectionModel, Embedding, EmbeddingStatistics
 from search.selectors import collection_named, collection_stats_problems
 from search.services import (

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mcpadmin.api.errors import DomainError
+from mcpadmin.core.errors import DomainError
 from search import selectors
 from search.filters import DocumentFilters
 from search.selectors import collection_named, vector_search

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from search.models import Collection
-from tenants.models import WorkspaceMember
 from tests import factories
+from workspaces.models import WorkspaceMember
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db import connection
 
+from mcpadmin.core.actor import Actor
 from tasks.models import Task, TaskStatus
-from tasks.services import Actor
 from tests import factories
 
 OPERATOR = Actor.for_operator("tester")

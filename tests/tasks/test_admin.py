@@ -10,8 +10,10 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from tasks.models import Agent, Task, TaskStateTransition
-from tasks.services import idempotency_storage_key, task_delegate
+from agents.models import Agent
+from mcpadmin.core.idempotency import idempotency_storage_key
+from tasks.models import Task, TaskStateTransition
+from tasks.services import task_delegate
 from tests import factories
 from tests.tasks.helpers import OPERATOR, task_in
 
@@ -29,16 +31,16 @@ def messages_of(response) -> list[str]:
 def test_the_agent_list_shows_an_online_badge_and_filters_on_it(admin_client, tenant):
     factories.agent(tenant, name="alive", last_seen_at=timezone.now())
     factories.agent(tenant, name="gone", last_seen_at=timezone.now() - timedelta(hours=1))
-    page = admin_client.get(reverse("admin:tasks_agent_changelist")).content.decode()
+    page = admin_client.get(reverse("admin:agents_agent_changelist")).content.decode()
     assert "● online" in page
     assert "● offline" in page
-    page = admin_client.get(reverse("admin:tasks_agent_changelist") + "?online=yes").content.decode()
+    page = admin_client.get(reverse("admin:agents_agent_changelist") + "?online=yes").content.decode()
     assert "alive" in page
     assert "gone" not in page
 
 
 def test_adding_an_agent_goes_through_the_service_and_a_duplicate_name_is_a_form_error(admin_client, tenant):
-    url = reverse("admin:tasks_agent_add")
+    url = reverse("admin:agents_agent_add")
     form = {"tenant": tenant.pk, "name": "new", "description": "", "capabilities": "a,b", "teams": "",
             "status": "active", "metadata": "{}"}  # fmt: skip
     response = admin_client.post(url, form)
@@ -148,7 +150,7 @@ def test_the_escalate_now_action(admin_client, tenant):
 def test_disable_agents_action(admin_client, tenant):
     agent = factories.agent(tenant)
     admin_client.post(
-        reverse("admin:tasks_agent_changelist"), {"action": "disable_selected", "_selected_action": [agent.pk]}
+        reverse("admin:agents_agent_changelist"), {"action": "disable_selected", "_selected_action": [agent.pk]}
     )
     assert Agent.objects.get(pk=agent.pk).status == "disabled"
 

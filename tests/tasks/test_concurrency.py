@@ -13,9 +13,12 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
+from agents.models import Agent
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.idempotency import idempotency_key_purge_expired
 from tasks.api import render_task, request_fingerprint
-from tasks.models import Agent, Task, TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
-from tasks.services import Actor, idempotency_key_purge_expired, task_create, task_escalate_due
+from tasks.models import Task, TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
+from tasks.services import task_create, task_escalate_due
 from tests import factories
 from tests.tasks.helpers import run_concurrently, task_in
 
@@ -164,7 +167,7 @@ def test_a_duplicate_waits_for_the_first_request_then_409_with_retry_after_and_t
     assert Task.objects.filter(tenant=tenant).count() == 1
     api = factories.client_for(raw_key)
     replay = api.post("/api/v1/tasks", {"title": "t"}, format="json", HTTP_IDEMPOTENCY_KEY="slow")
-    assert (replay.status_code, replay["Idempotent-Replayed"], replay.json()["id"]) == (201, "true", str(first.task_id))
+    assert (replay.status_code, replay["Idempotent-Replayed"], replay.json()["id"]) == (201, "true", str(first.object_id))
 
 
 def test_a_duplicate_of_a_request_that_fails_creates_the_task_itself():

@@ -11,9 +11,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from mcpadmin.api.errors import DomainError
+from mcpadmin.api.errors import status_of
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import DomainError
 from tasks.models import Task, TaskDelegationHistory, TaskStateTransition
-from tasks.services import Actor, task_escalate, task_escalate_due, task_transition
+from tasks.services import task_escalate, task_escalate_due, task_transition
 from tenants.services import tenant_config_update
 from tests import factories
 from tests.tasks.helpers import OPERATOR, task_in
@@ -141,8 +143,8 @@ def test_only_managing_keys_escalate(tenant):
     task = escalating(tenant, idle=timedelta(hours=1))
     user = factories.issued_key(tenant, "user").key
     with pytest.raises(DomainError) as refused:
-        task_escalate(actor=Actor.for_principal(type("P", (), {"key": user})()), task_id=task.pk, force=True)
-    assert refused.value.status_code == 403
+        task_escalate(actor=Actor.for_key(user), task_id=task.pk, force=True)
+    assert status_of(refused.value) == 403
 
 
 def test_the_runner_works_in_batches(tenant):

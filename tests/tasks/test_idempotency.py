@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
+from mcpadmin.core.idempotency import idempotency_key_purge_expired
 from tasks.models import Task, TaskIdempotencyKey
-from tasks.services import idempotency_key_purge_expired
-from tenants.models import WorkspaceMember
 from tests import factories
+from workspaces.models import WorkspaceMember
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from mcpadmin.api.errors import DomainError
+from mcpadmin.api.errors import status_of
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import DomainError
 from tasks.models import Task, TaskStateTransition, TaskStatus
-from tasks.services import Actor, task_create, task_delegate, task_transition
+from tasks.services import task_create, task_delegate, task_transition
 from tasks.state_machine import TRANSITIONS, allowed_targets
 from tests import factories
 from tests.tasks.helpers import OPERATOR, task_in
@@ -46,7 +48,7 @@ def test_every_refused_transition_is_409_with_the_allowed_targets_and_changes_no
     extra = {"agent_id": factories.agent(tenant).pk} if to_status == S.ASSIGNED else {}
     with pytest.raises(DomainError) as refused:
         task_transition(actor=OPERATOR, task_id=task.pk, to_status=to_status, **extra)
-    assert refused.value.status_code == 409
+    assert status_of(refused.value) == 409
     assert refused.value.code == "illegal_transition"
     assert refused.value.details == {
         "from_status": from_status,
@@ -73,7 +75,7 @@ def test_a_handoff_from_a_state_without_delegated_is_refused(tenant, from_status
         task_delegate(
             actor=OPERATOR, task_id=task.pk, to_agent_id=factories.agent(tenant).pk, delegation_type="handoff"
         )
-    assert (refused.value.status_code, refused.value.code) == (409, "illegal_transition")
+    assert (status_of(refused.value), refused.value.code) == (409, "illegal_transition")
     assert S.DELEGATED not in refused.value.details["allowed"]
 
 
@@ -81,7 +83,7 @@ def test_delegated_through_transition_points_to_the_delegate_endpoint(tenant):
     task = task_in(tenant, S.ASSIGNED)
     with pytest.raises(DomainError) as refused:
         task_transition(actor=OPERATOR, task_id=task.pk, to_status=S.DELEGATED)
-    assert (refused.value.status_code, list(refused.value.details)) == (400, ["to_status"])
+    assert (status_of(refused.value), list(refused.value.details)) == (400, ["to_status"])
 
 
 def test_the_readme_table_is_the_code_table():
@@ -111,7 +113,7 @@ def test_a_retry_increments_retry_count_until_max_retries_then_409(tenant):
 
 def test_lifecycle_timestamps_follow_the_status(tenant):
     agent = factories.agent(tenant)
-    task = task_create(actor=OPERATOR, tenant=tenant, title="t").task
+    task = task_create(actor=OPERATOR, tenant=tenant, title="t").obj
     assert (task.assigned_at, task.started_at, task.completed_at) == (None, None, None)
     task = task_transition(actor=OPERATOR, task_id=task.pk, to_status=S.ASSIGNED, agent_id=agent.pk).task
     assert task.assigned_agent_id == agent.pk
@@ -135,7 +137,7 @@ def test_lifecycle_timestamps_follow_the_status(tenant):
 
 def test_a_task_created_with_an_agent_starts_assigned_with_one_history_row(tenant):
     agent = factories.agent(tenant)
-    task = task_create(actor=OPERATOR, tenant=tenant, title="t", assigned_agent_id=agent.pk).task
+    task = task_create(actor=OPERATOR, tenant=tenant, title="t", assigned_agent_id=agent.pk).obj
     assert (task.status, task.assigned_agent_id, task.assigned_at is not None) == (S.ASSIGNED, agent.pk, True)
     assert transitions_of(task) == [(None, S.ASSIGNED)]
 
@@ -145,7 +147,7 @@ def test_output_data_error_message_and_agent_id_go_only_with_their_status(tenant
     for kwargs in ({"output_data": {}}, {"error_message": "x"}, {"agent_id": task.assigned_agent_id}):
         with pytest.raises(DomainError) as refused:
             task_transition(actor=OPERATOR, task_id=task.pk, to_status=S.CANCELLED, **kwargs)
-        assert (refused.value.status_code, list(refused.value.details)) == (400, list(kwargs))
+        assert (status_of(refused.value), list(refused.value.details)) == (400, list(kwargs))
     with pytest.raises(DomainError) as refused:
         task_transition(actor=OPERATOR, task_id=task.pk, to_status="finished")
     assert list(refused.value.details) == ["to_status"]
@@ -154,7 +156,7 @@ def test_output_data_error_message_and_agent_id_go_only_with_their_status(tenant
 def test_when_an_agent_key_acts_the_history_names_the_agent_and_the_key(tenant):
     issued = factories.issued_key(tenant, "agent")
     task = task_in(tenant, S.ASSIGNED, agent=issued.key.agent)
-    actor = Actor.for_principal(type("P", (), {"key": issued.key})())
+    actor = Actor.for_key(issued.key)
     transition = task_transition(actor=actor, task_id=task.pk, to_status=S.IN_PROGRESS).transition
     assert transition.transitioned_by_id == issued.key.agent_id
     assert transition.metadata["actor"] == {

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from tasks.models import Task
-from tenants.models import WorkspaceMember
 from tests import factories
 from tests.tasks.helpers import task_in
+from workspaces.models import WorkspaceMember
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from apikeys.models import KeyType
+from agents.models import Agent
 from apikeys.services import apikey_issue
-from mcpadmin.api.errors import DomainError
-from tasks.models import Agent
+from mcpadmin.core.access import KeyType
+from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
 
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")

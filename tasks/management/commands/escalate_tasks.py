@@ -9,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from tasks.services import Actor, EscalationResult, task_escalate_due
+from mcpadmin.core.actor import Actor
+from tasks.services import EscalationResult, task_escalate_due
 
 
 class Command(BaseCommand):

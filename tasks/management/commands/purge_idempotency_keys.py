@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from tasks.services import idempotency_key_purge_expired
+from mcpadmin.core.idempotency import idempotency_key_purge_expired
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mcpadmin.api.errors import DomainError
+from mcpadmin.core.errors import DomainError
 from tenants.services import tenant_create
 
 

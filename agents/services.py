@@ -1,0 +1,147 @@
+"""Operations on agents: the one place that creates and changes them, whichever door asks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents import hooks
+from agents.models import Agent, AgentStatus
+from agents.selectors import agents_visible_to
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import Conflict, NotFound, invalid, not_allowed
+from mcpadmin.core.validation import UNSET, clean_object, clean_tags, clean_text
+from tenants.models import Tenant
+
+MAX_NAME_LENGTH = 255
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    name: str,
+    description: str = "",
+    capabilities: list[str] | None = None,
+    teams: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    status: str = AgentStatus.ACTIVE,
+) -> Agent:
+    """A new agent of `tenant`; names are unique per tenant."""
+    actor.check_tenant(tenant.id)
+    if not actor.manages_tenant:
+        raise not_allowed("Only admin, service and gateway keys create agents.")
+    if status not in AgentStatus.values:
+        raise invalid("status", f"status must be one of {', '.join(AgentStatus.values)}.")
+    name = clean_text(name, "name", MAX_NAME_LENGTH, required=True)
+    agent = Agent(
+        tenant=tenant,
+        name=name,
+        description=clean_text(description, "description", 10_000, required=False),
+        capabilities=clean_tags(capabilities or [], "capabilities"),
+        teams=clean_tags(teams or [], "teams"),
+        metadata=clean_object(metadata if metadata is not None else {}, "metadata"),
+        status=status,
+    )
+    try:
+        with transaction.atomic():
+            agent.save(force_insert=True)
+    except IntegrityError as error:
+        raise Conflict("agent_exists", f"The tenant has an agent named {name!r}.", {"name": [name]}) from error
+    return agent
+
+
+def agent_update(
+    *,
+    actor: Actor,
+    agent_id: Any,
+    name: str = UNSET,
+    description: str = UNSET,
+    capabilities: list[str] = UNSET,
+    teams: list[str] = UNSET,
+    metadata: dict[str, Any] = UNSET,
+    status: str = UNSET,
+) -> Agent:
+    """Changes the given fields. An agent key edits only its own profile, and may not enable or disable itself.
+
+    An agent enabled or given capabilities then picks up the waiting workflow tasks it now qualifies for.
+    """
+    agent = _agent_update(
+        actor=actor,
+        agent_id=agent_id,
+        name=name,
+        description=description,
+        capabilities=capabilities,
+        teams=teams,
+        metadata=metadata,
+        status=status,
+    )
+    if status is not UNSET or capabilities is not UNSET:
+        hooks.announce_available(agent)
+    return agent
+
+
+@transaction.atomic
+def _agent_update(
+    *,
+    actor: Actor,
+    agent_id: Any,
+    name: str,
+    description: str,
+    capabilities: list[str],
+    teams: list[str],
+    metadata: dict[str, Any],
+    status: str,
+) -> Agent:
+    agent = agents_visible_to(actor).select_for_update().filter(pk=agent_id).first()
+    if agent is None:
+        raise NotFound("No such agent.")
+    if not (actor.manages_tenant or actor.is_agent):
+        raise not_allowed("This key may not change agents.")
+    if status is not UNSET:
+        if not actor.manages_tenant:
+            raise not_allowed("An agent may not change its own status.", status=["not allowed for agent keys"])
+        if status not in AgentStatus.values:
+            raise invalid("status", f"status must be one of {', '.join(AgentStatus.values)}.")
+        agent.status = status
+    if name is not UNSET:
+        agent.name = clean_text(name, "name", MAX_NAME_LENGTH, required=True)
+    if description is not UNSET:
+        agent.description = clean_text(description, "description", 10_000, required=False)
+    if capabilities is not UNSET:
+        agent.capabilities = clean_tags(capabilities, "capabilities")
+    if teams is not UNSET:
+        agent.teams = clean_tags(teams, "teams")
+    if metadata is not UNSET:
+        agent.metadata = clean_object(metadata, "metadata")
+    try:
+        with transaction.atomic():
+            agent.save()
+    except IntegrityError as error:
+        raise Conflict(
+            "agent_exists", f"The tenant has an agent named {agent.name!r}.", {"name": [agent.name]}
+        ) from error
+    return agent
+
+
+def agent_heartbeat(*, actor: Actor, agent_id: Any, now: datetime | None = None) -> Agent:
+    """Records that the agent is alive (`last_seen_at`); an agent key beats only for its own agent.
+
+    Then, in transactions of their own, hands out the waiting workflow tasks
+    this agent qualifies for (README, "Workflows": assignment): an agent
+    coming online picks up what waited for it.
+    """
+    with transaction.atomic():
+        agent = agents_visible_to(actor).filter(pk=agent_id).first()
+        if agent is None:
+            raise NotFound("No such agent.")
+        if not (actor.manages_tenant or actor.is_agent):
+            raise not_allowed("This key may not send heartbeats.")
+        agent.last_seen_at = now or timezone.now()
+        Agent.objects.filter(pk=agent.pk).update(last_seen_at=agent.last_seen_at, updated_at=agent.last_seen_at)
+    hooks.announce_available(agent)
+    return agent

@@ -1,0 +1,226 @@
+"""Admin of workflows and their executions: thin, calling the same services as the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from mcpadmin.adminkit import IdempotencyRecordAdmin, ServiceRefusalsAsMessages, operator_actor
+from mcpadmin.core.errors import DomainError
+from tasks.models import Task
+from workflows.definition import validate_definition
+from workflows.models import (
+    ExecutionStatus,
+    Workflow,
+    WorkflowExecution,
+    WorkflowExecutionIdempotencyKey,
+    WorkflowStatus,
+)
+from workflows.selectors import execution_steps
+from workflows.services import (
+    RETIRED_WORKFLOW_STATUSES,
+    execution_cancel,
+    workflow_create,
+    workflow_transition,
+    workflow_update,
+)
+
+
+class WorkflowAdminForm(forms.ModelForm):
+    """The definition is checked by the API's validator; each problem is a line of the field's error, by place."""
+
+    class Meta:
+        model = Workflow
+        fields = ("tenant", "name", "description", "workflow_type", "definition")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        tenant = data.get("tenant") or getattr(self.instance, "tenant", None)
+        workflow_type = data.get("workflow_type") or self.instance.workflow_type
+        if tenant is None or not workflow_type or "definition" not in data:
+            return data
+        try:
+            validate_definition(workflow_type, data["definition"], tenant_id=tenant.pk)
+        except DomainError as error:
+            self.add_error(
+                "definition",
+                [f"{place}: {message}" for place, messages in error.details.items() for message in messages],
+            )
+        return data
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+    form = WorkflowAdminForm
+    list_display = ("name", "tenant", "workflow_type", "status", "version", "running_executions", "updated_at")
+    list_filter = ("workflow_type", "status", "tenant")
+    search_fields = ("name", "=id")
+    list_select_related = ("tenant",)
+    actions = ["activate_selected", "pause_selected", "archive_selected"]
+
+    def get_fields(self, request: HttpRequest, obj: Workflow | None = None) -> tuple[str, ...]:
+        editable = ("tenant", "name", "description", "workflow_type", "definition")
+        return editable if obj is None else (*editable, "status", "version", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Workflow | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        fixed = ("tenant", "workflow_type", "status", "version", "created_at", "updated_at")
+        return (*fixed, "name", "description", "definition") if obj.status in RETIRED_WORKFLOW_STATUSES else fixed
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
+        running = Count("executions", filter=Q(executions__status=ExecutionStatus.RUNNING))
+        return super().get_queryset(request).annotate(running_count=running)
+
+    @admin.display(description="running", ordering="running_count")
+    def running_executions(self, obj: Workflow) -> int:
+        return obj.running_count
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # archived, not deleted: executions and their tasks keep their workflow
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: Workflow, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            changed = {name: data[name] for name in ("name", "description", "definition") if name in form.changed_data}
+            if changed:
+                workflow_update(actor=operator_actor(request), workflow_id=obj.pk, **changed)
+            return
+        created = workflow_create(
+            actor=operator_actor(request),
+            tenant=data["tenant"],
+            name=data["name"],
+            description=data.get("description") or "",
+            workflow_type=data["workflow_type"],
+            definition=data["definition"],
+        )
+        obj.pk, obj.status, obj.created_at = created.pk, created.status, created.created_at
+        obj._state.adding = False
+
+    def _move(self, request: HttpRequest, queryset: QuerySet[Workflow], to_status: str) -> None:
+        actor, done, refused = operator_actor(request), 0, []
+        for workflow in queryset:
+            try:
+                workflow_transition(actor=actor, workflow_id=workflow.pk, to_status=to_status)
+            except DomainError as error:
+                refused.append(f"{workflow.name!r}: {error.message}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} workflow(s) now {to_status}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not {to_status}: " + " ".join(refused), messages.ERROR)
+
+    @admin.action(description="Activate (or resume) selected workflows", permissions=["change"])
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        self._move(request, queryset, WorkflowStatus.ACTIVE)
+
+    @admin.action(description="Pause selected workflows (no new steps start)", permissions=["change"])
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        self._move(request, queryset, WorkflowStatus.PAUSED)
+
+    @admin.action(description="Archive selected workflows (cancels their running executions)", permissions=["change"])
+    def archive_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        self._move(request, queryset, WorkflowStatus.ARCHIVED)
+
+
+class ExecutionTaskInline(admin.TabularInline):
+    model = Task
+    fk_name = "workflow_execution"
+    extra = 0
+    can_delete = False
+    fields = ("title", "workflow_step", "status", "assigned_agent", "retry_count", "completed_at")
+    readonly_fields = fields
+    ordering = ("created_at",)
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WorkflowExecution)
+class WorkflowExecutionAdmin(admin.ModelAdmin):
+    """Read-only: executions change through the engine; "Cancel selected executions" calls `execution_cancel`."""
+
+    list_display = ("id", "workflow", "tenant", "status", "progress", "started_at", "completed_at")
+    list_filter = ("status", "tenant")
+    search_fields = ("=id", "workflow__name")
+    list_select_related = ("workflow", "tenant")
+    fields = ("workflow", "tenant", "status", "error_message", "step_progress", "input_data", "output_data",
+              "started_at", "completed_at", "updated_at")  # fmt: skip
+    readonly_fields = fields
+    inlines = [ExecutionTaskInline]
+    actions = ["cancel_selected"]
+
+    @admin.display(description="steps done")
+    def progress(self, obj: WorkflowExecution) -> str:
+        steps = execution_steps(obj)
+        done = sum(step["status"] in ("completed", "skipped", "failed", "cancelled") for step in steps)
+        return f"{done}/{len(steps)}"
+
+    @admin.display(description="per-step progress")
+    def step_progress(self, obj: WorkflowExecution) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    step["id"],
+                    step["kind"],
+                    step["status"],
+                    ", ".join(f"{task['status']}" for task in step["tasks"]) or "-",
+                    step["finished_at"] or step["started_at"] or "-",
+                    step["error"] or "",
+                )
+                for step in execution_steps(obj)
+            ),
+        )
+        return format_html(
+            "<table><tr><th>step</th><th>kind</th><th>status</th><th>tasks</th><th>since</th><th>error</th></tr>"
+            "{}</table>",
+            rows,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None  # the list (and its action) but no edit form
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Cancel selected executions (and their open tasks)")
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[WorkflowExecution]) -> None:
+        actor, done, refused = operator_actor(request), 0, []
+        for execution in queryset:
+            try:
+                execution_cancel(actor=actor, execution_id=execution.pk, reason=f"cancelled by {actor.operator}")
+            except DomainError as error:
+                refused.append(f"{execution.pk}: {error.message}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Cancelled {done} execution(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not cancelled: " + " ".join(refused), messages.ERROR)
+
+
+@admin.register(WorkflowExecutionIdempotencyKey)
+class WorkflowExecutionIdempotencyKeyAdmin(IdempotencyRecordAdmin):
+    list_display = ("idempotency_key", "tenant", "execution", "response_status", "created_at", "expires_at")
+    raw_id_fields = ("execution",)
+    list_select_related = ("tenant", "execution")
