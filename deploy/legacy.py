@@ -58,3 +58,7 @@ def parse_mapping(pairs: list[str], labels: list[str], option: str) -> dict[str,
             raise ValueError(f"{option} {pair!r}: {new!r} is not one of {', '.join(labels)}")
         mapping[old] = new
     return mapping
+
+
+#: The Go platform named the workflows' kind `workflow_type`; the schema pairs the enum with the column `type`.
+WORKFLOW_TYPE_RENAME = ("workflows", "workflow_type", "type")

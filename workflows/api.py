@@ -263,9 +263,7 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
             render=render_execution if keyed else None,
         )
         if not keyed:
-            response: HttpResponse = Response(
-                ExecutionSerializer(creation.obj).data, status=status.HTTP_201_CREATED
-            )
+            response: HttpResponse = Response(ExecutionSerializer(creation.obj).data, status=status.HTTP_201_CREATED)
         else:
             body = creation.response_body or render_execution(WorkflowExecution.objects.get(pk=creation.object_id))
             response = HttpResponse(body, status=creation.response_status or 201, content_type="application/json")

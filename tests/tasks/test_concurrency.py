@@ -167,7 +167,11 @@ def test_a_duplicate_waits_for_the_first_request_then_409_with_retry_after_and_t
     assert Task.objects.filter(tenant=tenant).count() == 1
     api = factories.client_for(raw_key)
     replay = api.post("/api/v1/tasks", {"title": "t"}, format="json", HTTP_IDEMPOTENCY_KEY="slow")
-    assert (replay.status_code, replay["Idempotent-Replayed"], replay.json()["id"]) == (201, "true", str(first.object_id))
+    assert (replay.status_code, replay["Idempotent-Replayed"], replay.json()["id"]) == (
+        201,
+        "true",
+        str(first.object_id),
+    )
 
 
 def test_a_duplicate_of_a_request_that_fails_creates_the_task_itself():

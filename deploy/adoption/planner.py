@@ -1,252 +1,88 @@
-"""Adoption of a legacy (golang-migrate) database: bring it to the expected schema and hand it to Django.
+"""The generic planner: compare the live catalog with the expected one and plan the DDL between them.
 
-The plan is computed, not written down: what is missing, extra or different
-comes from comparing the live catalog with a scratch database built by the
-project's migrations (deploy.gap.expected_catalog), and every CREATE comes
-from that database's own definitions. Only what the Go platform's values
-meant is special-cased (deploy.legacy).
-
-The whole plan runs in one transaction (PostgreSQL's DDL is transactional)
-and is checked with the gap analysis before COMMIT: it either all happens,
-or nothing does.
-
-Policy for what the legacy database has on top of the expected schema:
-- extra columns (on the platform's tables), extra tables, functions, types,
-  sequences and views are kept with their data and marked kept
-  (catalog.KEEP_MARKER); a kept NOT NULL column without a default becomes
-  nullable, since the platform does not write it;
-- extra indexes, constraints, triggers and policies on the platform's tables
-  are dropped, unless they involve a kept column (then kept and marked):
-  they constrain or index the legacy schema, and a legacy CHECK or trigger
-  would break the platform's writes. An index or unique/primary-key
-  constraint that is exactly one of the expected ones under another name is
-  renamed instead. INVALID indexes are always dropped.
+It knows nothing of the platform's tables or values: what only the legacy
+data's meaning can tell (renamed columns, value mappings, fillers, rows to
+create or derive) comes from the FixUp objects it is given.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from django.apps import apps
-from django.conf import settings
-from django.core.management import call_command
 from django.db import connections, transaction
-from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.recorder import MigrationRecorder
 
-from mcpadmin.core.access import KeyType
+from .. import ddl
+from ..catalog import GOLANG_MIGRATE_TABLE, KEEP_MARKER, Catalog, DbObject, read_catalog
+from ..gap import Difference
+from ..report import describe_changes
+from .django_apps import django_migrations, django_owned_tables, unapplied_migrations
+from .plan import Plan, Step
 
-from . import ddl, legacy
-from .catalog import GOLANG_MIGRATE_TABLE, KEEP_MARKER, Catalog, DbObject, read_catalog
-from .gap import Difference, SchemaGap, compare, migration_state
-from .report import describe_changes
-
-
-@dataclass
-class Step:
-    """One part of the plan: SQL statements, or `action` (Django's migrations), with what it does to the data."""
-
-    title: str
-    statements: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    action: Callable[[str], None] | None = None
+#: A fix-up's part of the plan: reads the live database through the planner, adds steps, blockers and notes.
+Hook = Callable[["Planner"], None]
 
 
-@dataclass
-class Plan:
-    steps: list[Step]
-    #: Why the plan cannot run (values it cannot map, NULLs it cannot fill...): nothing is done while any.
-    blockers: list[str]
-    notes: list[str]
-    #: (table, rows) of the legacy database's tables in schema mcp.
-    tables: list[tuple[str, int]]
+@dataclass(frozen=True)
+class ValueMap:
+    """Legacy values -> labels of one enum type, for every column of that type, and the option that overrides it."""
+
+    labels: Mapping[str, str]
+    #: Named in the blocker of a value that maps to no label.
+    option: str
 
 
-class AdoptionFailed(Exception):
-    """The transaction was rolled back: the database is as it was."""
+@dataclass(frozen=True)
+class FixUp:
+    """What the planner cannot derive from the catalogs: the meaning of some legacy data. Every part is optional.
 
-    def __init__(self, step: str, error: str) -> None:
-        super().__init__(f"{step}: {error}")
-        self.step = step
-        self.error = error
-
-
-def project_app_labels() -> set[str]:
-    """The project's own apps (their migrations are recorded, not run, by adoption)."""
-    base = Path(settings.BASE_DIR).resolve()
-    labels = set()
-    for app in apps.get_app_configs():
-        path = Path(app.path).resolve()
-        if path.is_relative_to(base) and not {"site-packages", "dist-packages"} & set(path.relative_to(base).parts):
-            labels.add(app.label)
-    return labels
-
-
-def django_owned_tables() -> set[str]:
-    """Tables of the other apps (Django's contrib): their own migrations create them."""
-    project = project_app_labels()
-    tables = {MigrationRecorder.Migration._meta.db_table}
-    for model in apps.get_models(include_auto_created=True):
-        if model._meta.app_label not in project:
-            tables.add(model._meta.db_table)
-    return tables
-
-
-def project_migrations_recorded(alias: str) -> bool:
-    recorder = MigrationRecorder(connections[alias])
-    if not recorder.has_table():
-        return False
-    project = project_app_labels()
-    return any(app in project for app, _ in recorder.applied_migrations())
-
-
-def is_legacy(live: Catalog, expected: Catalog) -> bool:
-    """A database with some of the platform's tables, or golang-migrate's table."""
-    owned = django_owned_tables()
-    platform_tables = {obj.name for obj in expected.of_kind("table") if obj.name not in owned}
-    return live.golang_migrate is not None or any(("table", name) in live.objects for name in platform_tables)
-
-
-def legacy_db_plan(
-    *,
-    alias: str,
-    expected: Catalog,
-    status_map: dict[str, str],
-    priority_map: dict[str, str],
-    temporary_key_hours: int = legacy.TEMPORARY_KEY_HOURS,
-) -> Plan:
-    """The plan that adopts the database of `alias`; reads it, changes nothing."""
-    value_maps = {
-        legacy.STATUS_TYPE: {**legacy.DEFAULT_STATUS_MAP, **status_map},
-        legacy.PRIORITY_TYPE: {**legacy.DEFAULT_PRIORITY_MAP, **priority_map},
-    }
-    return _Planner(alias, expected, value_maps, temporary_key_hours).plan()
-
-
-def legacy_db_adopt(*, alias: str, plan: Plan, expected: Catalog) -> None:
-    """Run `plan` in one transaction; check the result against `expected` before committing.
-
-    Raises AdoptionFailed (after the rollback) when a step fails or a gap remains.
+    The hooks run in the plan's order: `data` once the columns exist and are
+    converted (before NOT NULL is set), `referenced_rows` before the
+    constraints (rows that the foreign keys will need), `derived` after the
+    constraints and indexes (data computed from the adopted rows).
     """
-    connection = connections[alias]
-    current = "starting the transaction"
-    try:
-        with transaction.atomic(using=alias):
-            for step in plan.steps:
-                current = step.title
-                with connection.cursor() as cursor:
-                    for statement in step.statements:
-                        cursor.execute(statement)
-                if step.action:
-                    step.action(alias)
-            current = "checking the result against the expected schema"
-            live = read_catalog(connection)
-            missing, extra, different, kept = compare(expected, live)
-            gap = SchemaGap(
-                missing, extra, different, kept, migration_state(connection, live.golang_migrate), expected, live
-            )
-            if gap.has_gap:
-                raise AdoptionFailed(current, "a gap remains:\n" + _gap_lines(gap))
-    except AdoptionFailed:
-        raise
-    except Exception as error:
-        raise AdoptionFailed(current, str(error).strip()) from error
+
+    #: (table, legacy column, expected column): a column the legacy schema names differently; renamed, data kept.
+    renamed_columns: tuple[tuple[str, str, str], ...] = ()
+    #: {enum type: map}: how the values of the columns converted to that type become its labels.
+    value_maps: Mapping[str, ValueMap] = field(default_factory=dict)
+    #: {(table, column): SQL on the row's columns}: fills the NULLs of a NOT NULL column that has no default.
+    not_null_fillers: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    #: (table, column) that this fix-up's `data` fills: they need no filler.
+    filled_columns: frozenset[tuple[str, str]] = frozenset()
+    #: Tables in which `referenced_rows` creates every row that legacy rows reference: their references are not checked.
+    creates_referenced_rows: frozenset[str] = frozenset()
+    data: Hook | None = None
+    referenced_rows: Hook | None = None
+    derived: Hook | None = None
 
 
-def _gap_lines(gap: SchemaGap) -> str:
-    lines = [f"  missing {obj.kind} {obj.name}" for obj in gap.reported(gap.missing)]
-    lines += [f"  extra {obj.kind} {obj.name}" for obj in gap.reported(gap.extra)]
-    lines += [f"  different {d.kind} {d.name}: {describe_changes(d)}" for d in gap.different]
-    lines += [f"  {problem}" for problem in gap.migrations.problems]
-    return "\n".join(lines)
+class Planner:
+    """Builds the plan from the expected catalog and the live one (see deploy.adoption)."""
 
-
-def render_plan(plan: Plan) -> str:
-    lines = []
-    if plan.tables:
-        lines.append("Legacy tables in the database (rows):")
-        lines += [f"  {table}: {rows}" for table, rows in plan.tables]
-    for number, step in enumerate(plan.steps, start=1):
-        lines.append(f"{number}. {step.title}")
-        lines += [f"     - {detail}" for detail in step.details]
-        for statement in step.statements:
-            first, *rest = statement.splitlines()
-            lines.append(f"     {first}{';' if not rest else ''}")
-            lines += [f"       {line}" for line in rest[:-1]]
-            if rest:
-                lines.append(f"       {rest[-1]};")
-    if plan.notes:
-        lines.append("Notes:")
-        lines += [f"  - {note}" for note in plan.notes]
-    if plan.blockers:
-        lines.append("Cannot adopt, nothing was changed:")
-        lines += [f"  - {blocker}" for blocker in plan.blockers]
-    return "\n".join(lines) + "\n"
-
-
-def _search_rebuild(alias: str) -> None:
-    from search.services import collection_stats_rebuild, collections_adopt_orphans
-
-    for collection in collections_adopt_orphans(using=alias):
-        collection_stats_rebuild(collection=collection, using=alias)
-
-
-def _django_migrations(*, fake: bool) -> Callable[[str], None]:
-    """Run the other apps' migrations (fake=False), or record the remaining ones (the project's) as applied."""
-
-    def run(alias: str) -> None:
-        quiet = {"database": alias, "interactive": False, "verbosity": 0, "skip_checks": True}
-        if fake:
-            call_command("migrate", fake=True, stdout=io.StringIO(), **quiet)
-            return
-        project = project_app_labels()
-        executor = MigrationExecutor(connections[alias])
-        for app_label in sorted({app for app, _ in executor.loader.graph.leaf_nodes()} - project):
-            call_command("migrate", app_label, stdout=io.StringIO(), **quiet)
-
-    return run
-
-
-class _Planner:
-    """Builds the plan from the expected catalog and the live one (see the module docstring)."""
-
-    def __init__(
-        self, alias: str, expected: Catalog, value_maps: dict[str, dict[str, str]], temporary_key_hours: int
-    ) -> None:
+    def __init__(self, alias: str, expected: Catalog, fixups: Iterable[FixUp] = ()) -> None:
         self.alias = alias
         self.connection = connections[alias]
         self.expected = expected
         self.live = read_catalog(self.connection)
-        self.value_maps = value_maps
-        self.temporary_key_hours = temporary_key_hours
+        self.fixups = list(fixups)
+        self.value_maps = {name: vm for fixup in self.fixups for name, vm in fixup.value_maps.items()}
+        self.created_referenced_rows = {table for fixup in self.fixups for table in fixup.creates_referenced_rows}
         self.steps: list[Step] = []
         self.blockers: list[str] = []
         self.notes: list[str] = []
         #: (expected column, live column or None if added): columns to fill and make NOT NULL.
         self.not_null: list[tuple[DbObject, DbObject | None]] = []
-        self.statistics: Step | None = None
         owned = django_owned_tables()
 
         def ours(obj: DbObject) -> bool:
             return obj.table not in owned and not (obj.kind == "table" and obj.name in owned)
 
-        # The one rename: legacy api_keys.type is key_type.
-        self.renamed_type = (
-            ("column", f"{legacy.API_KEYS_TABLE}.{legacy.LEGACY_TYPE_COLUMN}") in self.live.objects
-            and ("column", f"{legacy.API_KEYS_TABLE}.{legacy.KEY_TYPE_COLUMN}") not in self.live.objects
-            and ("column", f"{legacy.API_KEYS_TABLE}.{legacy.KEY_TYPE_COLUMN}") in self.expected.objects
-        )
         live_objects = {key: obj for key, obj in self.live.objects.items() if ours(obj)}
-        if self.renamed_type:
-            old = live_objects.pop(("column", f"{legacy.API_KEYS_TABLE}.{legacy.LEGACY_TYPE_COLUMN}"))
-            new_name = f"{legacy.API_KEYS_TABLE}.{legacy.KEY_TYPE_COLUMN}"
-            live_objects[("column", new_name)] = DbObject("column", new_name, old.attrs, old.table, old.info)
+        #: {expected column name (table.column): its name in the live database before adoption}.
+        self.renamed_columns = self.rename_live_columns(live_objects)
         self.current = live_objects
         self.target = {key: obj for key, obj in self.expected.objects.items() if ours(obj)}
 
@@ -268,7 +104,23 @@ class _Planner:
             obj.name for obj in self.extra if obj.kind == "column" and obj.table in self.platform_tables
         }
 
-    # --- helpers -------------------------------------------------------------------------------
+    def rename_live_columns(self, live_objects: dict[tuple[str, str], DbObject]) -> dict[str, str]:
+        """Re-key, in `live_objects`, the fix-ups' renamed columns by their expected names (when only the legacy
+        name is live), so that they compare with the expected columns. Returns {expected name: legacy column}."""
+        renamed = {}
+        for table, old, new in (rename for fixup in self.fixups for rename in fixup.renamed_columns):
+            old_name, new_name = f"{table}.{old}", f"{table}.{new}"
+            if (
+                ("column", old_name) in live_objects
+                and ("column", new_name) not in live_objects
+                and ("column", new_name) in self.expected.objects
+            ):
+                live = live_objects.pop(("column", old_name))
+                live_objects[("column", new_name)] = DbObject("column", new_name, live.attrs, live.table, live.info)
+                renamed[new_name] = old
+        return renamed
+
+    # --- helpers (the fix-ups' too) --------------------------------------------------------------
 
     def q(self, name: str) -> str:
         return self.expected.quote(name)
@@ -276,11 +128,12 @@ class _Planner:
     def table(self, name: str) -> str:
         return self.expected.qualified(name)
 
+    def live_column_name(self, table: str, column: str) -> str:
+        """The column's name in the live database before adoption (a renamed column's legacy name)."""
+        return self.renamed_columns.get(f"{table}.{column}", column)
+
     def live_column(self, column: DbObject) -> str:
-        """The column's name in the live database before adoption (api_keys.key_type is still `type`)."""
-        if self.renamed_type and column.name == f"{legacy.API_KEYS_TABLE}.{legacy.KEY_TYPE_COLUMN}":
-            return legacy.LEGACY_TYPE_COLUMN
-        return column.short_name
+        return self.live_column_name(column.table, column.short_name)
 
     def rows(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
@@ -301,6 +154,11 @@ class _Planner:
         if statements:
             self.steps.append(Step(title, statements, details or []))
 
+    def run_hooks(self, hooks: Iterable[Hook | None]) -> None:
+        for hook in hooks:
+            if hook:
+                hook(self)
+
     # --- the plan ------------------------------------------------------------------------------
 
     def plan(self) -> Plan:
@@ -308,7 +166,7 @@ class _Planner:
         to_drop, renames, kept = self.classify_extras()
         recreated_enums = self.plan_drops(to_drop, renames)
         self.plan_types_and_functions(recreated_enums)
-        to_run, to_record = self.unapplied_migrations()
+        to_run, to_record = unapplied_migrations(self.alias)
         self.steps.append(
             Step(
                 "Django's own tables: run the migrations of the other apps",
@@ -318,23 +176,26 @@ class _Planner:
                     "migration's rows would block the next migration's ALTER TABLE",
                     f"migrations run: {', '.join(to_run) or 'none'}",
                 ],
-                action=_django_migrations(fake=False),
+                action=django_migrations(fake=False),
             )
         )
         self.plan_new_tables()
         self.plan_columns(recreated_enums)
         self.plan_data()
         self.plan_late_objects(renames)
-        if self.statistics:
-            self.steps.append(self.statistics)
+        self.run_hooks(fixup.derived for fixup in self.fixups)
         self.plan_kept(kept)
         self.steps.append(
             Step(
                 "Record the project's migrations as applied (fake)",
                 details=[f"migrations recorded: {', '.join(to_record) or 'none'}"],
-                action=_django_migrations(fake=True),
+                action=django_migrations(fake=True),
             )
         )
+        self.plan_golang_migrate()
+        return Plan(self.steps, self.blockers, self.notes, tables)
+
+    def plan_golang_migrate(self) -> None:
         golang = self.live.golang_migrate
         if golang and golang["dirty"]:
             table = f"{self.q(golang['schema'])}.{GOLANG_MIGRATE_TABLE}"
@@ -345,17 +206,6 @@ class _Planner:
             )
         elif golang:
             self.notes.append(f"golang-migrate's table is clean (version {golang['version']}); it is kept as history")
-        return Plan(self.steps, self.blockers, self.notes, tables)
-
-    def unapplied_migrations(self) -> tuple[list[str], list[str]]:
-        """(the other apps' migrations to run, the project's to record), in the order they apply."""
-        project = project_app_labels()
-        executor = MigrationExecutor(self.connection)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        keys = [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
-        to_run = [key for (migration, _), key in zip(plan, keys, strict=True) if migration.app_label not in project]
-        to_record = [key for key in keys if key not in to_run]
-        return to_run, to_record
 
     def classify_extras(self) -> tuple[list[DbObject], dict[tuple[str, str], DbObject], list[DbObject]]:
         """(extras to drop, {missing key: extra to rename into it}, extras to keep)."""
@@ -499,11 +349,12 @@ class _Planner:
         self.add("New tables (their constraints and indexes come later)", statements)
 
     def plan_columns(self, recreated_enums: set[str]) -> None:
-        """Rename type -> key_type, add the missing columns, convert types and defaults, then NOT NULL."""
-        if self.renamed_type:
+        """Rename the renamed columns, add the missing ones, convert types and defaults, then NOT NULL."""
+        for new_name, old in self.renamed_columns.items():
+            column = self.target[("column", new_name)]
             self.add(
-                "api_keys.type is now key_type",
-                [f"ALTER TABLE {self.table(legacy.API_KEYS_TABLE)} RENAME COLUMN type TO key_type"],
+                f"{column.table}.{old} is now {column.short_name}",
+                [f"ALTER TABLE {self.table(column.table)} RENAME COLUMN {self.q(old)} TO {self.q(column.short_name)}"],
             )
         statements = []
         for column in self.missing:
@@ -581,17 +432,17 @@ class _Planner:
         if labels is None:
             self.check_castable(expected, source, target)
             return f"{column}::{target}"
-        mapping = self.value_maps.get(target, {})
-        mapped = self.check_values(expected, source, labels, mapping, details)
+        mapped = self.check_values(expected, source, labels, self.value_maps.get(target), details)
         if not mapped:
             return f"{column}::text::{target}"
         cases = " ".join(f"WHEN {ddl.quote_literal(old)} THEN {ddl.quote_literal(new)}" for old, new in mapped.items())
         return f"(CASE {column}::text {cases} ELSE {column}::text END)::{target}"
 
     def check_values(
-        self, expected: DbObject, source: str, labels: list[str], mapping: dict[str, str], details: list[str]
+        self, expected: DbObject, source: str, labels: list[str], value_map: ValueMap | None, details: list[str]
     ) -> dict[str, str]:
         """Report each value of the column with its row count and mapping; block on the unmappable ones."""
+        mapping = value_map.labels if value_map else {}
         used = {}
         for value, rows in self.rows(
             f"SELECT {source}::text, count(*) FROM {self.table(expected.table)} GROUP BY 1 ORDER BY 1 NULLS LAST"
@@ -601,8 +452,7 @@ class _Planner:
                 continue
             new = mapping.get(value, value)
             if new not in labels:
-                option = legacy.ENUM_OPTIONS.get(expected.attrs["type"])
-                hint = f" (map it with {option} {value}=<label>)" if option else ""
+                hint = f" (map it with {value_map.option} {value}=<label>)" if value_map else ""
                 self.blockers.append(
                     f"{expected.name}: {rows} row(s) hold {value!r}, which is not a {expected.attrs['type']} label "
                     f"({', '.join(labels)}){hint}"
@@ -625,22 +475,9 @@ class _Planner:
             self.blockers.append(f"{expected.name}: {invalid} value(s) cannot be converted to {target}")
 
     def plan_data(self) -> None:
-        """Legacy API keys, NOT NULL fills, the legacy enum types, tenants, derived search data."""
-        if legacy.API_KEYS_TABLE in self.platform_tables:
-            self.plan_api_keys()
-        statements, details = [], []
-        for column, live in self.not_null:
-            table, name = self.table(column.table), self.q(column.short_name)
-            nulls = self.null_count(column, live)
-            if nulls and (column.table, column.short_name) not in self.filled_elsewhere():
-                filler = legacy.NOT_NULL_FILLERS.get((column.table, column.short_name)) or column.attrs["default"]
-                if filler is None:
-                    self.blockers.append(f"{column.name}: {nulls} row(s) are NULL and no rule fills them (NOT NULL)")
-                    continue
-                statements.append(f"UPDATE {table} SET {name} = {filler} WHERE {name} IS NULL")
-                details.append(f"{column.name}: {nulls} NULL row(s) set to {filler}")
-            statements.append(f"ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL")
-        self.add("NOT NULL columns", statements, details)
+        """The fix-ups' data, NOT NULL fills, the legacy enum types, the rows the fix-ups create for references."""
+        self.run_hooks(fixup.data for fixup in self.fixups)
+        self.plan_not_null()
         self.add(
             "Drop the legacy enum types (their columns are converted)",
             [
@@ -650,153 +487,29 @@ class _Planner:
                 and any(c.attrs["type"] == expected.name for c in self.current.values() if c.kind == "column")
             ],
         )
-        self.plan_tenants()
-        self.plan_search()
+        self.run_hooks(fixup.referenced_rows for fixup in self.fixups)
+
+    def plan_not_null(self) -> None:
+        fillers = {column: sql for fixup in self.fixups for column, sql in fixup.not_null_fillers.items()}
+        filled = {column for fixup in self.fixups for column in fixup.filled_columns}
+        statements, details = [], []
+        for column, live in self.not_null:
+            table, name = self.table(column.table), self.q(column.short_name)
+            nulls = self.null_count(column, live)
+            if nulls and (column.table, column.short_name) not in filled:
+                filler = fillers.get((column.table, column.short_name)) or column.attrs["default"]
+                if filler is None:
+                    self.blockers.append(f"{column.name}: {nulls} row(s) are NULL and no rule fills them (NOT NULL)")
+                    continue
+                statements.append(f"UPDATE {table} SET {name} = {filler} WHERE {name} IS NULL")
+                details.append(f"{column.name}: {nulls} NULL row(s) set to {filler}")
+            statements.append(f"ALTER TABLE {table} ALTER COLUMN {name} SET NOT NULL")
+        self.add("NOT NULL columns", statements, details)
 
     def null_count(self, column: DbObject, live: DbObject | None) -> int:
         if live is None:  # added by adoption: NULL everywhere unless its default filled it
             return 0 if column.attrs["default"] is not None else self.count(column.table)
         return self.count(column.table, f"{self.q(self.live_column(column))} IS NULL")
-
-    def filled_elsewhere(self) -> set[tuple[str, str]]:
-        return {(legacy.API_KEYS_TABLE, "key_prefix")} if legacy.API_KEYS_TABLE in self.platform_tables else set()
-
-    def plan_api_keys(self) -> None:
-        table = self.table(legacy.API_KEYS_TABLE)
-        statements, details = [], []
-        type_column = legacy.LEGACY_TYPE_COLUMN if self.renamed_type else legacy.KEY_TYPE_COLUMN
-        types = dict(self.rows(f"SELECT {type_column}, count(*) FROM {table} GROUP BY 1 ORDER BY 1 NULLS LAST"))
-        if self.renamed_type:
-            statements.append(
-                f"UPDATE {table} SET metadata = COALESCE(metadata, '{{}}'::jsonb) || "
-                "jsonb_build_object('legacy_type', key_type) WHERE key_type IS NOT NULL"
-            )
-            details.append("metadata.legacy_type = the legacy type, on every key that has one")
-        if types.get("temporary"):
-            temporary = types["temporary"]
-            if ("column", f"{legacy.API_KEYS_TABLE}.expires_at") in self.current:
-                temporary = self.count(legacy.API_KEYS_TABLE, f"{type_column} = 'temporary' AND expires_at IS NULL")
-            statements.append(
-                f"UPDATE {table} SET expires_at = CURRENT_TIMESTAMP + interval '{self.temporary_key_hours} hours' "
-                "WHERE key_type = 'temporary' AND expires_at IS NULL"
-            )
-            details.append(
-                f"temporary keys: {types['temporary']}; {temporary} without expires_at expire "
-                f"{self.temporary_key_hours} h after adoption, the others keep theirs"
-            )
-        statements += self.key_prefix_statements(details)
-        mapped = {}
-        for value, rows in types.items():
-            new = legacy.LEGACY_KEY_TYPES.get(value, value)
-            if value is None:
-                details.append(f"type NULL: {rows} key(s) (key_type gets its default)")
-            elif new not in KeyType.values:
-                self.blockers.append(
-                    f"api_keys.{type_column}: {rows} key(s) have type {value!r}, which maps to no key_type"
-                )
-            else:
-                details.append(f"type {value!r} -> key_type {new!r}: {rows} key(s)")
-                if new != value:
-                    mapped[value] = new
-        if mapped:
-            cases = " ".join(
-                f"WHEN {ddl.quote_literal(old)} THEN {ddl.quote_literal(new)}" for old, new in mapped.items()
-            )
-            olds = ", ".join(ddl.quote_literal(old) for old in mapped)
-            statements.append(f"UPDATE {table} SET key_type = CASE key_type {cases} END WHERE key_type IN ({olds})")
-        hashed = self.count(legacy.API_KEYS_TABLE, "key_hash ~ '^[0-9a-f]{64}$'")
-        total = sum(types.values())
-        self.notes.append(
-            f"API keys: {hashed} of {total} legacy key(s) store a lowercase hex SHA-256 key_hash; they keep "
-            "authenticating (MCPADMIN_ACCEPT_LEGACY_KEYS=true) if the Go platform hashed the whole raw key that "
-            f"way. The other {total - hashed} must be re-issued."
-        )
-        self.add("Legacy API keys", statements, details)
-
-    def key_prefix_statements(self, details: list[str]) -> list[str]:
-        table = self.table(legacy.API_KEYS_TABLE)
-        values = []
-        for (key_id,) in self.rows(f"SELECT id::text FROM {table} ORDER BY id"):
-            try:
-                prefix = legacy.legacy_key_prefix(uuid.UUID(key_id))
-            except ValueError:
-                self.blockers.append(f"api_keys.id {key_id!r} is not a UUID")
-                continue
-            values.append(f"({ddl.quote_literal(key_id)}::uuid, {ddl.quote_literal(prefix)})")
-        if not values:
-            return []
-        details.append(
-            f"key_prefix of {len(values)} key(s) = 'legacy-' + the id in base 36 (a legacy key_prefix moves to "
-            "metadata.legacy_key_prefix)"
-        )
-        return [
-            f"UPDATE {table} AS k SET key_prefix = v.prefix, metadata = CASE WHEN k.key_prefix IS NULL "
-            "THEN k.metadata ELSE COALESCE(k.metadata, '{}'::jsonb) || jsonb_build_object('legacy_key_prefix', "
-            "k.key_prefix) END\n  FROM (VALUES "
-            + ",\n          ".join(values)
-            + ") AS v(id, prefix)\n WHERE k.id = v.id"
-        ]
-
-    def plan_tenants(self) -> None:
-        """A tenants row (and its default tenant_config) for every tenant id the legacy rows hold."""
-        if ("table", legacy.TENANTS_TABLE) not in self.target:
-            return
-        sources = sorted(
-            (c.table, c.info["columns"][0])
-            for c in self.target.values()
-            if c.kind == "constraint"
-            and c.info.get("ref_table") == legacy.TENANTS_TABLE
-            and c.table in self.platform_tables
-            and len(c.info["columns"]) == 1
-            and ("column", f"{c.table}.{c.info['columns'][0]}") in self.current
-        )
-        if not sources:
-            return
-        found = " UNION ".join(f"SELECT {self.q(column)} AS id FROM {self.table(table)}" for table, column in sources)
-        tenants = self.table(legacy.TENANTS_TABLE)
-        exists = legacy.TENANTS_TABLE in self.platform_tables
-        count = self.rows(
-            f"SELECT count(DISTINCT id) FROM ({found}) AS found WHERE id IS NOT NULL"
-            + (f" AND id::text NOT IN (SELECT id::text FROM {tenants})" if exists else "")
-        )[0][0]
-        if not count:
-            return
-        name = legacy.LEGACY_TENANT_NAME_SQL.format(id="found.id")
-        statements = [
-            f"INSERT INTO {tenants} (id, name) SELECT DISTINCT found.id, {name} FROM ({found}) AS found "
-            f"WHERE found.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {tenants} AS t WHERE t.id = found.id)"
-        ]
-        details = [
-            f"{count} tenant id(s) found in {', '.join(f'{t}.{c}' for t, c in sources)}: a tenant named "
-            "legacy-<id> each"
-        ]
-        if ("column", f"{legacy.TENANT_CONFIG_TABLE}.tenant_id") in self.target:
-            config = self.table(legacy.TENANT_CONFIG_TABLE)
-            statements.append(
-                f"INSERT INTO {config} (tenant_id) SELECT t.id FROM {tenants} AS t "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {config} AS c WHERE c.tenant_id = t.id)"
-            )
-            details.append("each tenant without a tenant_config row gets one with the defaults")
-        self.add("Tenants for the tenant ids of the legacy rows", statements, details)
-
-    def plan_search(self) -> None:
-        """Search data of the legacy embeddings, derived by the search app's own rebuild (as for new documents)."""
-        if "embeddings" not in self.platform_tables or ("table", "search_collections") not in self.target:
-            return
-        rows = self.count("embeddings")
-        if not rows:
-            return
-        # After the constraints and indexes: the rebuild's upserts need their unique keys.
-        self.statistics = Step(
-            "Search data of the legacy embeddings",
-            details=[
-                f"{rows} embedding(s): a search collection for each (tenant, collection) they name (analyzer english)",
-                "every derived column (content_tsvector, term_frequencies, document_length, content_hash, dimension, "
-                "normalized_embedding, idf_scores), the term statistics, postings and embedding_statistics, "
-                "recomputed by search.services.collection_stats_rebuild, the code of manage.py rebuild_search_stats",
-            ],
-            action=_search_rebuild,
-        )
 
     def plan_late_objects(self, renames: dict[tuple[str, str], DbObject]) -> None:
         """Constraints, indexes, views, triggers and policies: missing ones, and the replaced ones again."""
@@ -811,7 +524,7 @@ class _Planner:
     def check_references(self, constraint: DbObject) -> None:
         """Rows that reference nothing would make ADD FOREIGN KEY fail: report them up front."""
         table, ref = constraint.table, constraint.info["ref_table"]
-        if table not in self.platform_tables or ref == legacy.TENANTS_TABLE:
+        if table not in self.platform_tables or ref in self.created_referenced_rows:
             return
         live_columns = []
         for column in constraint.info["columns"]:
