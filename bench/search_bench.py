@@ -39,6 +39,7 @@ setup_django()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
+from mcpadmin.core.actor import Actor  # noqa: E402
 from search import vector_indexes  # noqa: E402
 from search.filters import DocumentFilters  # noqa: E402
 from search.models import Collection  # noqa: E402
@@ -51,6 +52,7 @@ INGEST_COLLECTION = "bench-ingest"
 MODEL = "synthetic-384"
 BATCH = 500
 BM25_INDEX = "bench_embeddings_bm25"
+BENCH = Actor.for_command("search_bench")
 
 
 def load() -> str:
@@ -95,7 +97,8 @@ def _load_batches(args: tuple[list[int], list[str], int, str]) -> int:
     for batch in batches:
         tenant = Tenant(id=tenant_ids[batch % len(tenant_ids)])
         indices = range(batch * BATCH, min(total, (batch + 1) * BATCH))
-        documents_ingest(tenant=tenant, collection=collection, documents=[document_input(corpus, i) for i in indices])
+        documents = [document_input(corpus, i) for i in indices]
+        documents_ingest(actor=BENCH, tenant=tenant, collection=collection, documents=documents)
         written += len(indices)
     connection.close()
     return written
@@ -125,7 +128,7 @@ def _timed_writer(args: tuple[int, int, list[str], Any, int]) -> tuple[int, floa
     barrier.wait()
     started = time.monotonic()
     for tenant, documents in batches:
-        documents_ingest(tenant=tenant, collection=INGEST_COLLECTION, documents=documents)
+        documents_ingest(actor=BENCH, tenant=tenant, collection=INGEST_COLLECTION, documents=documents)
     elapsed = time.monotonic() - started
     connection.close()
     return stop - start, elapsed
@@ -323,7 +326,7 @@ def main() -> None:
                 flush=True,
             )
     for collection in Collection.objects.filter(name=INGEST_COLLECTION):
-        documents_delete(collection=collection, where="TRUE", params={})
+        documents_delete(actor=BENCH, collection=collection, filters=DocumentFilters())  # all of them
     started = time.monotonic()
     sql("VACUUM mcp.embeddings")  # the removed documents' HNSW entries would slow the next run down
     print(f"  VACUUM after removing them: {time.monotonic() - started:.0f} s", flush=True)

@@ -39,6 +39,7 @@ setup_django()
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from mcpadmin.core.actor import Actor  # noqa: E402
 from search.filters import DocumentFilters  # noqa: E402
 from search.selectors import collection_named, search  # noqa: E402
 from search.services import DocumentInput, documents_delete, documents_ingest  # noqa: E402
@@ -166,12 +167,14 @@ def main() -> None:
     from tenants.services import tenant_create
 
     tenant = Tenant.objects.filter(name=TENANT).first() or tenant_create(name=TENANT)
+    command = Actor.for_command("search_quality")
     name = f"cranfield-{model}"
     existing = collection_named(tenant, name)
     if existing is not None:
-        documents_delete(collection=existing, where="TRUE", params={})
+        documents_delete(actor=command, collection=existing, filters=DocumentFilters())  # all of them
     for start in range(0, len(ids), 500):
         documents_ingest(
+            actor=command,
             tenant=tenant,
             collection=name,
             documents=[

@@ -24,7 +24,13 @@ from search.models import (
     EmbeddingStatistics,
     TermStatistic,
 )
-from search.selectors import collection_statistics, collection_stats_problems, documents_by_id, search
+from search.selectors import (
+    collection_statistics,
+    collection_stats_problems,
+    competition_ranks,
+    documents_by_id,
+    search,
+)
 from search.services import collection_stats_fold, collection_stats_rebuild
 from search.vectors import vector_problem
 
@@ -115,8 +121,6 @@ class ConsoleForm(forms.Form):
 
 
 def _console_rows(hits: list[tuple[Any, float]], k: int, documents: dict[Any, dict[str, Any]]) -> list[dict]:
-    from search.selectors import competition_ranks
-
     ranks = competition_ranks(hits)
     return [
         {"rank": ranks[document_id], "score": score, "document": documents.get(document_id, {}), "id": document_id}
@@ -159,7 +163,7 @@ class CollectionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="statistics")
     def statistics(self, obj: Collection) -> str:
-        collection_stats_fold(collection_id=obj.id)
+        """Exact figures, read without folding (a page view writes nothing)."""
         stats = collection_statistics(obj, top_terms=25)
         terms = ", ".join(f"{t['term']} ({t['document_count']})" for t in stats["top_terms"]) or "-"
         return format_html(

@@ -7,7 +7,6 @@ Searching is a read (user keys may search); ingest and deletes are writes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -23,23 +22,16 @@ from apikeys import policy
 from mcpadmin.api.pagination import Pagination
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
-from mcpadmin.core.errors import DomainError, Forbidden, NotFound, PayloadTooLarge
-from search.access import (
-    collections_visible_to,
-    deletable_scope,
-    readable_collection,
-    require_write,
-    workspace_for_new_collection,
-)
+from mcpadmin.core.errors import DomainError, PayloadTooLarge
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
-from search.selectors import collection_named, collection_statistics, search
+from search.selectors import collection_document, collection_list, collection_readable, collection_statistics, search
 from search.services import (
     MAX_BATCH_BYTES,
     MAX_BATCH_DOCUMENTS,
     DocumentInput,
     collection_create,
-    collection_stats_fold,
+    document_delete,
     documents_delete,
     documents_ingest,
 )
@@ -268,10 +260,6 @@ class DeletedSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.UUIDField())
 
 
-def _collection_or_404(principal: Any, name: str) -> Collection:
-    return readable_collection(principal, name=name)
-
-
 class DeleteFiltersSerializer(FiltersSerializer):
     external_id = serializers.CharField(max_length=255, required=False)
     model = serializers.CharField(max_length=255, required=False)
@@ -290,15 +278,14 @@ def _filters_from_query(params: Any) -> DocumentFilters:
     return DocumentFilters(**data.validated_data)
 
 
-def _document_inputs(items: list[dict[str, Any]], principal: Any) -> list[DocumentInput]:
-    acting_agent = str(principal.agent_id) if principal.agent_id else None
+def _document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
     return [
         DocumentInput(
             content=item["content"],
             model=item["model"],
             external_id=item.get("external_id"),
             embedding=item.get("embedding"),
-            agent_id=item.get("agent_id") or acting_agent,
+            agent_id=item.get("agent_id"),
             task_type=item.get("task_type"),
             cost_usd=item.get("cost_usd"),
             generation_time_ms=item.get("generation_time_ms"),
@@ -322,7 +309,7 @@ class CollectionListView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        queryset = collections_visible_to(self.actor, include_public=include_public)
+        queryset = collection_list(actor=self.actor, include_public=include_public)
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 
@@ -331,14 +318,12 @@ class CollectionListView(PlatformAPIView):
         """Creates a collection with a chosen text-search configuration (a `pg_ts_config` name)."""
         data = CollectionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        workspace = None
-        if data.validated_data.get("workspace_id"):
-            workspace = workspace_for_new_collection(self.actor, data.validated_data["workspace_id"])
         collection = collection_create(
+            actor=self.actor,
             tenant=self.actor.tenant,
             name=data.validated_data["name"],
             text_search_config=data.validated_data["text_search_config"],
-            workspace=workspace,
+            workspace_id=data.validated_data.get("workspace_id"),
         )
         return Response(CollectionSerializer(collection).data, status=status.HTTP_201_CREATED)
 
@@ -349,9 +334,8 @@ class CollectionDetailView(PlatformAPIView):
 
     @extend_schema(responses=CollectionStatsSerializer)
     def get(self, request: Request, collection: str) -> Response:
-        """The collection's statistics: exact figures (documents, average length, terms, models)."""
-        target = _collection_or_404(self.actor, collection)
-        collection_stats_fold(collection_id=target.id)
+        """The collection's statistics: exact figures (documents, average length, terms, models). Writes nothing."""
+        target = collection_readable(actor=self.actor, name=collection)
         body = CollectionSerializer(target).data | collection_statistics(target)
         return Response(CollectionStatsSerializer(body).data)
 
@@ -369,12 +353,11 @@ class CollectionDocumentsView(PlatformAPIView):
         """
         data = IngestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if collection_named(self.actor.tenant_id, collection) is not None:  # else: created on first use
-            require_write(self.actor, _collection_or_404(self.actor, collection))
         result = documents_ingest(
+            actor=self.actor,
             tenant=self.actor.tenant,
             collection=collection,
-            documents=_document_inputs(data.validated_data["documents"], self.actor),
+            documents=_document_inputs(data.validated_data["documents"]),
         )
         created = sum(1 for _, is_new in result.documents if is_new)
         body = {
@@ -403,18 +386,11 @@ class CollectionDocumentsView(PlatformAPIView):
     )
     def delete(self, request: Request, collection: str) -> Response:
         """Deletes the documents matching every given filter (at least one), with their statistics."""
-        target = _collection_or_404(self.actor, collection)
+        target = collection_readable(actor=self.actor, name=collection)
         filters = _filters_from_query(request.query_params)
         if filters.is_empty():
             raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
-        own_agent = deletable_scope(self.actor, target)
-        if own_agent is not None:  # a contributor deletes only what its agent wrote
-            if filters.agent_id not in (None, own_agent):
-                raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.",
-                                {"agent_id": filters.agent_id})  # fmt: skip
-            filters = dataclasses.replace(filters, agent_id=own_agent)
-        where, params = filters.sql()
-        deleted = documents_delete(collection=target, where=where, params=params)
+        deleted = documents_delete(actor=self.actor, collection=target, filters=filters)
         return Response({"deleted": len(deleted), "ids": deleted})
 
 
@@ -422,30 +398,15 @@ class CollectionDocumentsView(PlatformAPIView):
 class DocumentDetailView(PlatformAPIView):
     service = "search"
 
-    def _document(self, collection: str, document_id: str) -> tuple[Collection, Embedding]:
-        target = _collection_or_404(self.actor, collection)
-        document = Embedding.objects.filter(
-            id=document_id, tenant_id=self.actor.tenant_id, collection=target.name
-        ).first()
-        if document is None:
-            raise NotFound("No such document.")
-        return target, document
-
     @extend_schema(responses=DocumentSerializer)
     def get(self, request: Request, collection: str, document_id: str) -> Response:
-        return Response(DocumentSerializer(self._document(collection, document_id)[1]).data)
+        target = collection_readable(actor=self.actor, name=collection)
+        return Response(DocumentSerializer(collection_document(target, document_id)).data)
 
     @extend_schema(responses=DeletedSerializer, operation_id="search_document_delete")
     def delete(self, request: Request, collection: str, document_id: str) -> Response:
-        target, document = self._document(collection, document_id)
-        own_agent = deletable_scope(self.actor, target)
-        if own_agent is not None and document.agent_id != own_agent:
-            raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.", {})
-        deleted = documents_delete(
-            collection=target, where="e.id = %(document_id)s", params={"document_id": document.id}
-        )
-        if not deleted:
-            raise NotFound("No such document.")
+        target = collection_readable(actor=self.actor, name=collection)
+        deleted = document_delete(actor=self.actor, collection=target, document_id=document_id)
         return Response({"deleted": len(deleted), "ids": deleted})
 
 
@@ -464,8 +425,8 @@ class SearchView(PlatformAPIView):
         data = SearchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        target = readable_collection(
-            self.actor, name=values.get("collection"), collection_id=values.get("collection_id")
+        target = collection_readable(
+            actor=self.actor, name=values.get("collection"), collection_id=values.get("collection_id")
         )
         filters = DocumentFilters(**values.get("filters", {}))
         result = search(

@@ -40,12 +40,22 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
-from mcpadmin.core.errors import DomainError
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import DomainError, NotFound
 from mcpadmin.db.prepared import PreparedStatement
-from search import vector_indexes
+from search import policy, vector_indexes
+from search.embedder import local_embedder
 from search.filters import DocumentFilters
-from search.models import NATIVE_INDEX_DIMENSIONS, NORMALIZED_DIMENSIONS, Collection, EmbeddingStatistics
+from search.models import NATIVE_INDEX_DIMENSIONS, Collection, Embedding, EmbeddingStatistics
+from search.statements import (
+    COUNTERS_DIFF_SQL,
+    POSTINGS_DIFF_SQL,
+    STATISTICS_DIFF_SQL,
+    collection_params,
+    documents_where,
+)
 from search.vectors import normalized_padded_text, vector_problem
 from tenants.models import Tenant
 
@@ -66,10 +76,48 @@ def collection_named(tenant: Tenant | Any, name: str) -> Collection | None:
     return Collection.objects.filter(tenant_id=getattr(tenant, "id", tenant), name=name).first()
 
 
-def _scope(collection: Collection, filters: DocumentFilters) -> tuple[str, dict[str, Any]]:
-    condition, params = filters.sql()
-    params = {**params, "tenant_id": collection.tenant_id, "collection": collection.name}
-    return f"e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s AND {condition}", params
+def collection_readable(*, actor: Actor, name: str | None = None, collection_id: Any = None) -> Collection:
+    """The collection the caller may read, by name (its tenant's) or by id (also another tenant's public one).
+
+    404 when there is none, or the caller may not read it.
+    """
+    collections = Collection.objects.select_related("workspace")
+    if collection_id is not None:
+        try:
+            collection = collections.filter(pk=UUID(str(collection_id))).first()
+        except ValueError:
+            collection = None
+    else:
+        collection = collections.filter(tenant_id=actor.tenant_id, name=name).first()
+    if collection is None or not policy.may_read(actor, collection):
+        raise NotFound("No such collection.", {"collection": [str(name or collection_id)]})
+    return collection
+
+
+def collection_list(*, actor: Actor, include_public: bool = False) -> QuerySet[Collection]:
+    """The caller's tenant's collections it may read; with `include_public`, other tenants' public-workspace ones."""
+    return Collection.objects.filter(policy.readable_collections(actor, include_public=include_public)).order_by(
+        "name", "id"
+    )
+
+
+def collection_document(collection: Collection, document_id: Any) -> Embedding:
+    """One document of the collection (404 when it is not there)."""
+    document = Embedding.objects.filter(
+        id=document_id, tenant_id=collection.tenant_id, collection=collection.name
+    ).first()
+    if document is None:
+        raise NotFound("No such document.")
+    return document
+
+
+def collection_documents_count(collection: Collection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM embeddings WHERE tenant_id = %s AND collection = %s",
+            [collection.tenant_id, collection.name],
+        )
+        return int(cursor.fetchone()[0])
 
 
 # --- BM25 ----------------------------------------------------------------------------------------------------------
@@ -140,7 +188,7 @@ def bm25_search(*, collection: Collection, query: str, limit: int, filters: Docu
         if filters.is_empty():
             _BM25_PREPARED.execute(cursor, [params[name] for name in _BM25_PARAMETERS])
         else:
-            scope, scope_params = _scope(collection, filters)
+            scope, scope_params = documents_where(collection, filters)
             sql = _BM25_SQL.format(filtered=f"JOIN embeddings e ON e.id = s.document_id AND {scope}")
             cursor.execute(sql, params | scope_params)
         rows = cursor.fetchall()
@@ -258,7 +306,7 @@ def vector_search(
     if dimension != len(query_embedding):
         message = f"Model {model!r} has dimension {dimension} in this collection; the query has {len(query_embedding)}."
         raise DomainError("invalid", message, {"query_embedding": [message]})
-    scope, params = _scope(collection, filters)
+    scope, params = documents_where(collection, filters)
     params = {
         **params,
         "raw_vector": "[" + ",".join(map(repr, map(float, query_embedding))) + "]",
@@ -409,8 +457,6 @@ def search(
     candidates: int = 100,
 ) -> SearchResult:
     """BM25, vector or hybrid search of one collection; `candidates` per list in hybrid mode."""
-    from search.embedder import local_embedder
-
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -491,7 +537,11 @@ def search(
 
 
 def collection_statistics(collection: Collection, *, top_terms: int = 20) -> dict[str, Any]:
-    """Exact figures from the side tables (one snapshot), and the spec's row as last folded."""
+    """Exact figures from the side tables (one snapshot), and when the spec's row was last folded.
+
+    A read: it does not fold. The figures include writes whose fold is still to come (the writer folds after
+    it commits; `rebuild_search_stats` folds too), so they are exact while `embedding_statistics` may lag.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -563,16 +613,7 @@ def collection_stats_problems(collection: Collection) -> list[str]:
 
     Read in one REPEATABLE READ snapshot, so concurrent writes cannot show up as differences.
     """
-    from search.services import COUNTERS_DIFF_SQL, POSTINGS_DIFF_SQL, STATISTICS_DIFF_SQL
-
-    params = {
-        "tenant_id": collection.tenant_id,
-        "collection": collection.name,
-        "collection_id": collection.id,
-        "statistics_id": collection.statistics_id,
-        "config": collection.text_search_config,
-        "width": NORMALIZED_DIMENSIONS,
-    }
+    params = collection_params(collection)
     problems = []
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:

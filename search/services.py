@@ -1,5 +1,9 @@
 """Writes of the search app: collections, documents (ingest, delete) and their statistics.
 
+Who may write is decided here, by the rules of `search/policy.py`: every write that a caller asks for takes it
+as `actor` (`mcpadmin.core.actor.Actor`: an API key, or an operator or command without tenant, who may do anything), so the API,
+the admin, commands and any other caller get the same answers.
+
 Statistics. The source of truth of a collection's BM25 statistics is two side
 tables, written by the same transaction as the documents they describe:
 `search_term_stats` (document frequency per term) and
@@ -36,6 +40,7 @@ detected by PostgreSQL and retries the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -50,11 +55,20 @@ from uuid import UUID, uuid4
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 
-from mcpadmin.core.errors import Conflict, DomainError
-from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound
+from search import policy
+from search.filters import DocumentFilters
+from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection, Embedding
+from search.statements import (
+    COUNTERS_DIFF_SQL,
+    POSTINGS_DIFF_SQL,
+    STATISTICS_DIFF_SQL,
+    collection_params,
+    documents_where,
+)
 from search.vectors import vector_problem, vector_text
 from tenants.models import Tenant
-from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -147,13 +161,18 @@ def _validated_config(text_search_config: str) -> str:
 
 @transaction.atomic
 def collection_create(
-    *, tenant: Tenant, name: str, text_search_config: str = "english", workspace: Workspace | None = None
+    *, actor: Actor, tenant: Tenant, name: str, text_search_config: str = "english", workspace_id: Any = None
 ) -> Collection:
-    """An empty collection, with the text analyzer its documents will be analysed with (fixed from then on)."""
+    """An empty collection, with the text analyzer its documents will be analysed with (fixed from then on).
+
+    In a workspace (`workspace_id`) only when the caller may write content there (`policy`).
+    """
+    policy.require_write_access(actor, tenant.id)
+    workspace = None
+    if workspace_id is not None:
+        workspace = policy.workspace_for_new_collection(actor, tenant.id, workspace_id)
     name = validated_collection_name(name)
     text_search_config = _validated_config(text_search_config)
-    if workspace is not None and workspace.tenant_id != tenant.id:
-        raise DomainError("invalid", "No such workspace.", {"workspace_id": ["No such workspace."]})
     if Collection.objects.filter(tenant=tenant, name=name).exists():
         raise Conflict("collection_exists", f"The collection {name!r} exists.", {"collection": [name]})
     try:
@@ -290,7 +309,7 @@ def _fold_after_commit(collection_id: UUID) -> None:
     def fold() -> None:
         try:
             collection_stats_fold(collection_id=collection_id)
-        except Exception:  # the write is committed; the next write or read folds again
+        except Exception:  # the write is committed; the next write (or rebuild_search_stats) folds again
             logger.exception("folding the statistics of collection %s failed", collection_id)
 
     transaction.on_commit(fold)
@@ -602,10 +621,21 @@ def _write_documents(
         return ids, {row[0] for row in cursor.fetchall()}
 
 
-def documents_ingest(*, tenant: Tenant, collection: str, documents: Sequence[DocumentInput]) -> IngestResult:
+def _attributed(actor: Actor, documents: Sequence[DocumentInput]) -> list[DocumentInput]:
+    """A caller acting as an agent writes as that agent: its documents that name no agent get its id."""
+    if actor.agent_id is None:
+        return list(documents)
+    acting_agent = str(actor.agent_id)
+    return [d if d.agent_id else dataclasses.replace(d, agent_id=acting_agent) for d in documents]
+
+
+def documents_ingest(
+    *, actor: Actor, tenant: Tenant, collection: str, documents: Sequence[DocumentInput]
+) -> IngestResult:
     """Writes a batch, all or nothing, with the collection's statistics in the same transaction.
 
-    The collection is created (analyzer `english`) when it does not exist yet.
+    The collection is created (analyzer `english`) when it does not exist yet; an existing one is written
+    only as its workspace allows the caller (`policy.require_ingest`, checked on the locked collection).
     A 400 names the first failing document (index and field); nothing is written then.
 
     Locks, in this order (so that writers cannot deadlock one another or deletes): a stripe; content-key
@@ -613,10 +643,13 @@ def documents_ingest(*, tenant: Tenant, collection: str, documents: Sequence[Doc
     (ON CONFLICT DO NOTHING waits for a concurrent insert of the same id and skips it; that document is
     then replaced if its row can be locked without waiting, else the batch starts over, rolled back).
     """
+    policy.require_write_access(actor, tenant.id)
     _check_batch(documents)
+    documents = _attributed(actor, documents)
 
     def write() -> IngestResult:
         target = _collection_for_write(tenant, collection)
+        policy.require_ingest(actor, target)
         stripe = acquire_stripe(target.id)
         _register_dimensions(target, documents)
         _lock_content_keys(target, documents)
@@ -680,20 +713,53 @@ SELECT id FROM doomed
 """
 
 
-def documents_delete(*, collection: Collection, where: str, params: dict[str, Any]) -> list[UUID]:
-    """Deletes the collection's documents matching `where` (SQL over alias `e`, from `search.filters`).
+def _own_documents_only(own_agent: str | None, filters: DocumentFilters) -> DocumentFilters:
+    """A caller that may delete only its agent's documents (`policy.delete_scope`): the filter says so."""
+    if own_agent is None:
+        return filters
+    if filters.agent_id not in (None, own_agent):
+        raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.",
+                        {"agent_id": filters.agent_id})  # fmt: skip
+    return dataclasses.replace(filters, agent_id=own_agent)
 
-    The statistics lose exactly what the deleted rows held, in the same transaction.
+
+def documents_delete(*, actor: Actor, collection: Collection, filters: DocumentFilters) -> list[UUID]:
+    """Deletes the collection's documents matching every member of `filters`; returns their ids.
+
+    An empty `filters` deletes every document of the collection (the API refuses it before calling this).
+    A caller whose workspace role allows deleting only its own agent's documents deletes only those, and is
+    refused (403) a filter naming another agent. The statistics lose exactly what the deleted rows held, in
+    the same transaction.
     """
+    filters = _own_documents_only(policy.delete_scope(actor, collection), filters)
+    return _delete_matching(collection, filters)
+
+
+def document_delete(*, actor: Actor, collection: Collection, document_id: UUID) -> list[UUID]:
+    """Deletes one document of the collection: 404 when it is not there, 403 when it is another agent's and the
+    caller may delete only its own agent's documents."""
+    policy.require_read(actor, collection)
+    documents = Embedding.objects.filter(id=document_id, tenant_id=collection.tenant_id, collection=collection.name)
+    found = list(documents.values_list("agent_id", flat=True))
+    if not found:
+        raise NotFound("No such document.")
+    own_agent = policy.delete_scope(actor, collection)
+    if own_agent is not None and found[0] != own_agent:
+        raise Forbidden("workspace_forbidden", "A contributor deletes only its own agent's documents.", {})
+    deleted = _delete_matching(collection, DocumentFilters(ids=(document_id,), agent_id=own_agent))
+    if not deleted:  # deleted (or given to another agent) meanwhile
+        raise NotFound("No such document.")
+    return deleted
+
+
+def _delete_matching(collection: Collection, filters: DocumentFilters) -> list[UUID]:
+    """Locks the matching rows (in id order, after a stripe), then deletes them with their statistics."""
 
     def delete() -> list[UUID]:
         stripe = acquire_stripe(collection.id)
-        scoped = "e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s AND " + where
+        where, params = documents_where(collection, filters)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT e.id FROM embeddings e WHERE {scoped} ORDER BY e.id FOR UPDATE",
-                {**params, "tenant_id": collection.tenant_id, "collection": collection.name},
-            )
+            cursor.execute(f"SELECT e.id FROM embeddings e WHERE {where} ORDER BY e.id FOR UPDATE", params)
             locked = [row[0] for row in cursor.fetchall()]
             if not locked:
                 return []
@@ -763,44 +829,6 @@ WITH chunk AS (
 SELECT (SELECT id FROM chunk ORDER BY id DESC LIMIT 1), (SELECT count(*) FROM chunk), (SELECT count(*) FROM fixed)
 """
 
-# Statistics recomputed from the documents, side by side with the side tables' sums: the differences.
-STATISTICS_DIFF_SQL = """
-WITH fresh AS (
-    SELECT k AS term, count(*)::bigint AS df FROM embeddings e, jsonb_object_keys(e.term_frequencies) AS k
-     WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s GROUP BY k
-), kept AS (
-    SELECT term, sum(document_count)::bigint AS df FROM search_term_stats
-     WHERE collection_id = %(collection_id)s GROUP BY term HAVING sum(document_count) <> 0
-)
-SELECT coalesce(fresh.term, kept.term), fresh.df, kept.df
-  FROM fresh FULL JOIN kept ON kept.term = fresh.term
- WHERE fresh.df IS DISTINCT FROM kept.df
- ORDER BY 1
-"""
-
-# Postings that differ from the documents' term frequencies and lengths (missing, extra or wrong).
-POSTINGS_DIFF_SQL = """
-WITH fresh AS (
-    SELECT t.key AS term, e.id AS document_id, t.value::int AS term_frequency, e.document_length
-      FROM embeddings e CROSS JOIN LATERAL jsonb_each_text(e.term_frequencies) AS t
-     WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s
-), kept AS (
-    SELECT term, document_id, term_frequency, document_length FROM search_postings
-     WHERE collection_id = %(collection_id)s
-)
-SELECT count(*) FROM fresh FULL JOIN kept USING (term, document_id)
- WHERE fresh.term_frequency IS DISTINCT FROM kept.term_frequency
-    OR fresh.document_length IS DISTINCT FROM kept.document_length
-"""
-
-COUNTERS_DIFF_SQL = """
-SELECT (SELECT count(*) FROM embeddings e WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s),
-       (SELECT coalesce(sum(document_length), 0) FROM embeddings e
-         WHERE e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s),
-       (SELECT coalesce(sum(documents), 0) FROM search_collection_counters WHERE collection_id = %(collection_id)s),
-       (SELECT coalesce(sum(total_length), 0) FROM search_collection_counters WHERE collection_id = %(collection_id)s)
-"""
-
 
 @dataclass
 class RebuildReport:
@@ -812,17 +840,6 @@ class RebuildReport:
     postings_fixed: int = 0
     counters_fixed: bool = False
     models_fixed: int = 0
-
-
-def _collection_params(collection: Collection) -> dict[str, Any]:
-    return {
-        "tenant_id": collection.tenant_id,
-        "collection": collection.name,
-        "collection_id": collection.id,
-        "config": collection.text_search_config,
-        "width": NORMALIZED_DIMENSIONS,
-        "chunk": REBUILD_CHUNK,
-    }
 
 
 def _chunked(sql: str, params: dict[str, Any], progress: Any, using: str) -> tuple[int, int]:
@@ -838,15 +855,6 @@ def _chunked(sql: str, params: dict[str, Any], progress: Any, using: str) -> tup
         progress(seen)
 
 
-def collection_documents_count(collection: Collection) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM embeddings WHERE tenant_id = %s AND collection = %s",
-            [collection.tenant_id, collection.name],
-        )
-        return int(cursor.fetchone()[0])
-
-
 def collection_stats_rebuild(
     *, collection: Collection, progress: Any = None, using: str = DEFAULT_DB_ALIAS
 ) -> RebuildReport:
@@ -859,7 +867,7 @@ def collection_stats_rebuild(
     """
     report = RebuildReport(collection)
     progress = progress or (lambda done, phase: None)
-    params = _collection_params(collection)
+    params = {**collection_params(collection), "chunk": REBUILD_CHUNK}
     report.documents, report.derived_fixed = _chunked(
         _REBUILD_DERIVED_SQL, params, lambda done: progress(done, "derived columns"), using
     )

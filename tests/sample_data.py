@@ -75,8 +75,11 @@ def populate() -> None:
     )
 
     # Through the service: collections, model dimensions, statistics stripes and (on commit) embedding_statistics.
-    search_collection = collection_create(tenant=tenant, name="docs", text_search_config="simple", workspace=space)
+    search_collection = collection_create(
+        actor=operator_actor, tenant=tenant, name="docs", text_search_config="simple", workspace_id=space.id
+    )
     documents_ingest(
+        actor=operator_actor,
         tenant=tenant,
         collection=search_collection.name,
         documents=[

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter
 from typing import Any
 
 from django.db import connection
 
+from mcpadmin.core.actor import Actor
 from search.services import DocumentInput, documents_ingest
+
+#: Who the tests' direct service calls act as: a command (no tenant), allowed everything.
+OPERATOR = Actor.for_command("tests")
 
 # Real English words, so that the stemmer has work to do (runs/running -> run), and stop words among them.
 WORDS = (  # noqa: SIM905
@@ -61,7 +66,9 @@ def corpus(count: int, *, seed: int = 7, dimensions: int = 8) -> list[DocumentIn
 def ingest(tenant: Any, collection: str, documents: list[DocumentInput], batch: int = 200) -> list[Any]:
     ids = []
     for start in range(0, len(documents), batch):
-        result = documents_ingest(tenant=tenant, collection=collection, documents=documents[start : start + batch])
+        result = documents_ingest(
+            actor=OPERATOR, tenant=tenant, collection=collection, documents=documents[start : start + batch]
+        )
         ids += [document_id for document_id, _ in result.documents]
     return ids
 
@@ -128,3 +135,13 @@ def side_table_statistics(collection_id: Any) -> tuple[int, int, dict[str, int]]
             [collection_id],
         )
         return int(documents), int(total_length), {term: int(count) for term, count in cursor.fetchall()}
+
+
+SEARCH_TABLE_WRITE = re.compile(
+    r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(embeddings|embedding_statistics|search_\w+)\b", re.IGNORECASE
+)
+
+
+def search_writes(queries: list[dict[str, Any]]) -> list[str]:
+    """The statements that wrote to a table of search (rate limits and key bookkeeping are not search's)."""
+    return [query["sql"] for query in queries if SEARCH_TABLE_WRITE.search(query["sql"])]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from search.models import Collection, Embedding
 from search.services import DocumentInput, documents_ingest
+from tests.search.helpers import OPERATOR, search_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def papers(tenant):
     documents_ingest(
+        actor=OPERATOR,
         tenant=tenant,
         collection="papers",
         documents=[
@@ -81,3 +85,11 @@ def test_documents_are_read_only(admin_client, papers):
         == 403
     )
     assert Embedding.objects.filter(pk=document.pk).exists()
+
+
+def test_the_collection_page_writes_nothing(admin_client, papers):
+    """The page shows exact figures from the side tables; it used to fold `embedding_statistics` first."""
+    with CaptureQueriesContext(connection) as captured:
+        page = admin_client.get(reverse("admin:search_collection_change", args=[papers.pk])).content.decode()
+    assert "2 documents" in page
+    assert search_writes(captured.captured_queries) == []

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from search.models import Embedding
+from search.models import Embedding, EmbeddingStatistics
 from tests.factories import client_for, issued_key, service_tenant
+from tests.search.helpers import search_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +36,10 @@ def error_of(response):
 
 
 @pytest.fixture
-def papers(admin_api):
-    assert ingest(admin_api).status_code == 200
+def papers(admin_api, django_capture_on_commit_callbacks):
+    # The test's transaction never commits: run the fold the write schedules after its commit, as in production.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingest(admin_api).status_code == 200
     return admin_api
 
 
@@ -269,3 +274,26 @@ def test_nan_in_a_query_embedding_is_a_400(papers):
 def test_unknown_collection_is_404(admin_api):
     assert search(admin_api, query="x").status_code == 404
     assert admin_api.get("/api/v1/collections/none").status_code == 404
+
+
+def test_reads_write_nothing_even_when_the_fold_lags(admin_api, tenant):
+    """The write's fold runs after its commit, which a test's transaction never reaches: the fold lags here."""
+    ids = [d["id"] for d in ingest(admin_api).json()["documents"]]
+    with CaptureQueriesContext(connection) as captured:
+        detail = admin_api.get("/api/v1/collections/papers")
+        listed = admin_api.get("/api/v1/collections")
+        document = admin_api.get(f"/api/v1/collections/papers/documents/{ids[0]}")
+        found = search(admin_api, query="flow", mode="bm25")
+    assert [r.status_code for r in (detail, listed, document, found)] == [200, 200, 200, 200]
+    assert search_writes(captured.captured_queries) == []
+    assert detail.json()["total_documents"] == 3, "exact from the side tables, whatever the fold's lag"
+    assert detail.json()["statistics_last_updated"] is None, "never folded, and the read did not fold"
+    assert not EmbeddingStatistics.objects.filter(collection_id=detail.json()["statistics_id"]).exists()
+    assert len(found.json()["results"]) == 3
+
+
+def test_the_write_folds_after_it_commits(admin_api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingest(admin_api).status_code == 200
+    statistics_id = admin_api.get("/api/v1/collections/papers").json()["statistics_id"]
+    assert EmbeddingStatistics.objects.get(collection_id=statistics_id).total_documents == 3

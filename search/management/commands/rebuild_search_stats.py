@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import UUID
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
 from search.models import Collection
-from search.selectors import collection_stats_problems
-from search.services import collection_documents_count, collection_stats_rebuild, collections_adopt_orphans
+from search.selectors import collection_documents_count, collection_stats_problems
+from search.services import collection_stats_rebuild, collections_adopt_orphans
 
 
 class ProgressBar:
@@ -91,8 +92,6 @@ class Command(BaseCommand):
 
 
 def _is_uuid(value: str) -> bool:
-    from uuid import UUID
-
     try:
         UUID(value)
     except ValueError:
