@@ -7,6 +7,7 @@ import json
 import pytest
 
 from search.models import Embedding
+from tests.api_cases import error_of
 from tests.factories import client_for, issued_key, service_tenant
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +25,6 @@ def ingest(client, documents=DOCUMENTS, collection="papers"):
 
 def search(client, **body):
     return client.post("/api/v1/search", {"collection": "papers", **body}, format="json")
-
-
-def error_of(response):
-    body = response.json()
-    assert set(body) == {"error"}
-    return body["error"]
 
 
 @pytest.fixture
