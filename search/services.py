@@ -1,8 +1,8 @@
 """Writes of the search app: collections, documents (ingest, delete) and their statistics.
 
 Who may write is decided here, by the rules of `search/policy.py`: every write that a caller asks for takes it
-as `actor` (`mcpadmin.core.actor.Actor`: an API key, or an operator or command without tenant, who may do anything), so the API,
-the admin, commands and any other caller get the same answers.
+as `actor` (`mcpadmin.core.actor.Actor`: an API key, or an operator or command without tenant, who may do
+anything), so the API, the admin, commands and any other caller get the same answers.
 
 Statistics. The source of truth of a collection's BM25 statistics is two side
 tables, written by the same transaction as the documents they describe:

@@ -11,14 +11,10 @@ from django.utils import timezone
 
 from agents.models import Agent
 from tests import factories
+from tests.api_cases import error_of
 from tests.tasks.helpers import agent_api, key_api
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response) -> tuple[int, str, list[str]]:
-    body = response.json()["error"]
-    return response.status_code, body["code"], sorted(body["details"]) if isinstance(body["details"], dict) else []
 
 
 def test_create_show_and_edit_an_agent(tenant, admin_api):

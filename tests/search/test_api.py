@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from search.models import Embedding, EmbeddingStatistics
+from tests.api_cases import error_of
 from tests.factories import client_for, issued_key, service_tenant
 from tests.search.helpers import search_writes
 
@@ -27,12 +28,6 @@ def ingest(client, documents=DOCUMENTS, collection="papers"):
 
 def search(client, **body):
     return client.post("/api/v1/search", {"collection": "papers", **body}, format="json")
-
-
-def error_of(response):
-    body = response.json()
-    assert set(body) == {"error"}
-    return body["error"]
 
 
 @pytest.fixture

@@ -10,14 +10,10 @@ from django.utils import timezone
 
 from tasks.models import Task, TaskStateTransition
 from tests import factories
+from tests.api_cases import error_of
 from tests.tasks.helpers import agent_api, key_api, task_in
 
 pytestmark = pytest.mark.django_db
-
-
-def error_of(response) -> tuple[int, str, list[str]]:
-    body = response.json()["error"]
-    return response.status_code, body["code"], sorted(body["details"]) if isinstance(body["details"], dict) else []
 
 
 def test_create_a_task_and_read_it_back(tenant, admin_api, admin_key):

@@ -8,6 +8,7 @@ import pytest
 
 from tasks.models import Task, TaskDelegationHistory, TaskStateTransition
 from tests import factories
+from tests.api_cases import error_of
 from tests.tasks.helpers import agent_api, task_in
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +17,6 @@ pytestmark = pytest.mark.django_db
 def delegate(api, task, to_agent, delegation_type="consultation", **extra):
     payload = {"to_agent_id": str(to_agent.pk), "delegation_type": delegation_type, **extra}
     return api.post(f"/api/v1/tasks/{task.pk}/delegate", payload, format="json")
-
-
-def error_of(response) -> tuple[int, str, list[str]]:
-    body = response.json()["error"]
-    return response.status_code, body["code"], sorted(body["details"]) if isinstance(body["details"], dict) else []
 
 
 def test_a_handoff_moves_the_task_to_the_new_agent_who_takes_it(tenant):
