@@ -32,9 +32,12 @@ serve:
 ## test: lint, migrations check, migration round trip on a populated database, pytest
 test: install lint check-migrations openapi roundtrip pytest
 
+## lint: ruff, the layers (import-linter contracts in pyproject.toml), no private names or lazy imports across modules
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) tools/check_imports.py
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -14,9 +14,9 @@ from agents.filters import AgentFilter
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_is_online, agents_visible_to
 from agents.services import agent_create, agent_heartbeat, agent_update
-from apikeys import policy
 from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
+from mcpadmin.core.access import WRITE
 
 
 def _tags() -> serializers.ListField:
@@ -53,7 +53,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     """Agents of the caller's tenant. An agent key sees, edits and beats only for its own agent."""
 
     service = "agents"
-    service_actions = {"heartbeat": policy.WRITE}
+    service_actions = {"heartbeat": WRITE}
     serializer_class = AgentSerializer
     filterset_class = AgentFilter
     queryset = Agent.objects.all()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from agents.models import Agent
-from apikeys import keys, policy
+from apikeys import keys
 from apikeys.models import ApiKey, RateLimitBucket
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
@@ -31,8 +31,9 @@ from apikeys.services import (
     apikey_rename,
     apikey_revoke,
     apikey_rotate,
+    key_state,
 )
-from mcpadmin.core.access import KeyType
+from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
 
@@ -82,7 +83,7 @@ class IssueKeyForm(forms.Form):
         help_text="Optional: issue as a child of this key (the hierarchy rules apply). Empty: a root key.",
     )
     allowed_services = forms.MultipleChoiceField(
-        choices=[(s, s) for s in policy.SERVICES],
+        choices=[(s, s) for s in SERVICES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None checked: no restriction beyond the key type.",
@@ -161,7 +162,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="state")
     def state(self, obj: ApiKey) -> str:
-        from apikeys.api import key_state
 
         return key_state(obj)
 

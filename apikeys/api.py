@@ -23,22 +23,12 @@ from apikeys.services import (
     apikey_issue,
     apikey_revoke,
     apikey_rotate,
-    key_is_usable,
+    key_state,
 )
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView, TenantScopedViewSet
-from mcpadmin.core.access import KeyType
+from mcpadmin.core.access import KEY_ITSELF, SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
-
-
-def key_state(key: ApiKey) -> str:
-    if key.revoked_at is not None:
-        return "revoked"
-    if not key.is_active:
-        return "inactive"
-    if not key_is_usable(key):
-        return "expired"
-    return "active"
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -76,7 +66,7 @@ class ApiKeyIssueSerializer(StrictSerializer):
     name = serializers.CharField(max_length=255)
     key_type = serializers.ChoiceField(choices=KeyType.choices)
     allowed_services = serializers.ListField(
-        child=serializers.ChoiceField(choices=policy.SERVICES), required=False, max_length=len(policy.SERVICES)
+        child=serializers.ChoiceField(choices=SERVICES), required=False, max_length=len(SERVICES)
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_in_seconds = serializers.IntegerField(required=False, min_value=60, max_value=10 * 365 * 86400)
@@ -120,7 +110,7 @@ class MeSerializer(ApiKeySerializer):
 class MeView(PlatformAPIView):
     """The calling key. Any valid key may ask."""
 
-    service = policy.KEY_ITSELF
+    service = KEY_ITSELF
 
     @extend_schema(responses=MeSerializer, tags=["keys"])
     def get(self, request: Request) -> Response:

@@ -11,15 +11,8 @@ of each domain, which receive the calling principal.
 
 from __future__ import annotations
 
-from mcpadmin.core.access import KeyType
+from mcpadmin.core.access import READ, SERVICES, WRITE, KeyType
 
-#: One service name per API area; every endpoint declares one.
-SERVICES = ("keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search")
-#: What an endpoint about the calling key itself (`/me`) declares instead: any valid key may call it.
-KEY_ITSELF = "key-itself"
-
-READ = "read"
-WRITE = "write"
 _RW = frozenset({READ, WRITE})
 _R = frozenset({READ})
 

@@ -23,7 +23,8 @@ from django.utils import timezone
 from agents.models import Agent, AgentStatus
 from apikeys import keys, policy
 from apikeys.models import ApiKey
-from mcpadmin.core.access import KeyType
+from apikeys.selectors import apikey_with_tenant
+from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, invalid
 from tenants.models import Tenant
 
@@ -49,14 +50,14 @@ def key_is_usable(key: ApiKey, *, now: datetime | None = None) -> bool:
 def validate_allowed_services(services: Any) -> list[str]:
     if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
         raise invalid("allowed_services", "allowed_services must be a list of service names")
-    unknown = sorted(set(services) - set(policy.SERVICES))
+    unknown = sorted(set(services) - set(SERVICES))
     if unknown:
         raise DomainError(
             "invalid",
-            f"Unknown service(s): {', '.join(unknown)}; the services are {', '.join(policy.SERVICES)}.",
+            f"Unknown service(s): {', '.join(unknown)}; the services are {', '.join(SERVICES)}.",
             {"allowed_services": [f"unknown service {name!r}" for name in unknown]},
         )
-    return sorted(set(services), key=policy.SERVICES.index)
+    return sorted(set(services), key=SERVICES.index)
 
 
 def _lock_for_issuing(parent: ApiKey) -> ApiKey:
@@ -254,8 +255,6 @@ def apikey_authenticate(raw_key: str) -> ApiKey | None:
     Unknown, wrong, expired, revoked, inactive and inactive-tenant keys are
     all just None, so callers cannot tell them apart.
     """
-    from apikeys.selectors import apikey_with_tenant
-
     parsed = keys.parse(raw_key)
     if parsed is not None:
         key = apikey_with_tenant(key_prefix=parsed.public_id)
@@ -285,3 +284,13 @@ def apikey_touch(key: ApiKey) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=key.pk
     ).update(last_used_at=now)
     key.last_used_at = now
+
+
+def key_state(key: ApiKey) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    if not key.is_active:
+        return "inactive"
+    if not key_is_usable(key):
+        return "expired"
+    return "active"

@@ -1,12 +1,18 @@
-"""System checks: development defaults made loud, and API views that declare no service."""
+"""System checks: development defaults made loud, and API views that would skip the service permission."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.checks import Error, Warning, register
+from django.urls import get_resolver
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.views import APIView
 
 from mcpadmin import devsecrets
+from mcpadmin.api.auth import ServicePermission
+from mcpadmin.api.health import health
+from mcpadmin.core.access import KEY_ITSELF, SERVICES
 
 
 @register()
@@ -36,21 +42,37 @@ def _view_classes(patterns: list[Any]) -> list[type]:
     return found
 
 
+#: The only DRF views that opt out of key authentication: liveness, and the API's own schema and docs.
+PUBLIC_VIEWS = (health.cls, SpectacularAPIView, SpectacularSwaggerView)
+
+
 @register()
 def every_endpoint_declares_its_service(app_configs: Any, **kwargs: Any) -> list[Error]:
-    """An API view without a service would be refused to every key at run time: say so at start-up instead."""
-    from django.urls import get_resolver
+    """Every DRF view is a key-authenticated view with a service, or one of PUBLIC_VIEWS; say so at start-up.
 
-    from apikeys import policy
-    from mcpadmin.api.views import PlatformViewMixin
-
-    allowed = {*policy.SERVICES, policy.KEY_ITSELF}
+    DRF's defaults (settings.REST_FRAMEWORK) already fail closed: a view that declares nothing needs a key and is
+    refused to every key. This check names such a view (E001), and a view that opts out of the service
+    permission without being a public one (E002).
+    """
+    allowed = {*SERVICES, KEY_ITSELF}
     errors = []
     for view in dict.fromkeys(_view_classes(get_resolver().url_patterns)):
-        if issubclass(view, PlatformViewMixin) and view.service not in allowed:
+        if not issubclass(view, APIView) or issubclass(view, PUBLIC_VIEWS):
+            continue
+        name = f"{view.__module__}.{view.__qualname__}"
+        if ServicePermission not in view.permission_classes:
             errors.append(
                 Error(
-                    f"{view.__module__}.{view.__qualname__} declares service {view.service!r}.",
+                    f"{name} does not check the key's service permission.",
+                    hint="Derive it from mcpadmin.api.views.PlatformViewMixin (only health, schema and docs opt out).",
+                    obj=view,
+                    id="mcpadmin.E002",
+                )
+            )
+        elif getattr(view, "service", "") not in allowed:
+            errors.append(
+                Error(
+                    f"{name} declares service {getattr(view, 'service', '')!r}.",
                     hint=f"Set `service` to one of {sorted(allowed)}.",
                     obj=view,
                     id="mcpadmin.E001",

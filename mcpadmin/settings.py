@@ -11,13 +11,12 @@ import environ
 
 from mcpadmin.db import PLATFORM_SCHEMA
 from mcpadmin.devsecrets import development_secret
+from tenants.crypto import generate_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def _new_aes_key() -> str:
-    from tenants.crypto import generate_key
-
     return generate_key()
 
 
@@ -140,8 +139,10 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    # Fail closed: a view that declares nothing needs a valid key and a service (and declaring none, gets 403).
+    # Only health, the schema and the docs opt out (system check mcpadmin.E002 names any other).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["mcpadmin.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["mcpadmin.api.auth.ServicePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
+from mcpadmin.core.access import KeyType
 from tenants.config import limits_for
 from tenants.services import (
     UNSET,
@@ -49,8 +50,6 @@ class ServiceTokenWriteSerializer(StrictSerializer):
 
 
 def config_body(tenant: Any) -> dict[str, Any]:
-    from mcpadmin.core.access import KeyType
-
     config = tenant_config_of(tenant)
     return {
         "tenant": {"id": str(tenant.id), "name": tenant.name},

@@ -35,6 +35,7 @@ import pytest
 from django.urls import resolve
 
 from apikeys import policy
+from mcpadmin.core.access import KEY_ITSELF
 from tests import factories
 
 KEY_TYPES = ("admin", "gateway", "service", "agent", "user")
@@ -229,7 +230,7 @@ def service_and_access(call: Call) -> tuple[str, str]:
 
 def matrix_allows(call: Call, key_type: str) -> bool:
     service, access = service_and_access(call)
-    return service == policy.KEY_ITSELF or policy.key_type_allows(key_type, service, access)
+    return service == KEY_ITSELF or policy.key_type_allows(key_type, service, access)
 
 
 # --- making the request ----------------------------------------------------------------------------------------

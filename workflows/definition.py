@@ -24,6 +24,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from agents.models import Agent
 from mcpadmin.core.errors import DomainError
 from tasks.models import TaskPriority
 from workflows.expressions import Expression, ExpressionError, Path, TemplateError, parse_expression, parse_path
@@ -646,8 +647,6 @@ def _tasks_with_places(workflow_type: str, definition: dict[str, Any]) -> list[t
 
 
 def _check_agents(workflow_type: str, definition: dict[str, Any], tenant_id: Any, errors: DefinitionErrors) -> None:
-    from agents.models import Agent
-
     references = _agent_references(workflow_type, definition)
     if not references:
         return

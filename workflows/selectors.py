@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from workflows.definition import compile_plan
 from workflows.models import WorkflowExecution
 
 
@@ -16,8 +17,6 @@ def _instant(value: str | None) -> datetime | None:
 
 def execution_steps(execution: WorkflowExecution) -> list[dict[str, Any]]:
     """The per-step progress of an execution, in definition order, from its state (API and admin)."""
-    from workflows.definition import compile_plan
-
     state = execution.state or {}
     if "definition" not in state:
         return []

@@ -14,6 +14,7 @@ import functools
 import uuid
 
 from mcpadmin.core.access import KeyType
+from search.services import collection_stats_rebuild, collections_adopt_orphans
 
 from .. import ddl, legacy
 from ..catalog import Catalog
@@ -226,7 +227,5 @@ def plan_search(planner: Planner) -> None:
 
 
 def _search_rebuild(alias: str) -> None:
-    from search.services import collection_stats_rebuild, collections_adopt_orphans
-
     for collection in collections_adopt_orphans(using=alias):
         collection_stats_rebuild(collection=collection, using=alias)

@@ -14,9 +14,9 @@ from rest_framework.request import Request
 from apikeys import policy, ratelimit
 from apikeys.models import ApiKey
 from apikeys.services import apikey_authenticate
-from mcpadmin.api.errors import Forbidden
+from mcpadmin.core.access import KEY_ITSELF, SERVICES
 from mcpadmin.core.actor import Actor
-from mcpadmin.core.errors import RateLimited
+from mcpadmin.core.errors import Forbidden, RateLimited
 from tenants.config import feature_enabled
 
 INVALID_KEY_MESSAGE = "Invalid or missing API key."
@@ -79,17 +79,21 @@ class ServicePermission(BasePermission):
         actor = request.user
         if not isinstance(actor, Actor):
             return False  # DRF answers 401: no credentials
-        service = view.service
-        if service == policy.KEY_ITSELF:
+        service = getattr(view, "service", "")
+        if service == KEY_ITSELF:
             return True
-        if service not in policy.SERVICES:  # fails closed; the system check mcpadmin.E001 names such views
+        if service not in SERVICES:  # fails closed; the system check mcpadmin.E001 names such views
             raise Forbidden("service_undeclared", "This endpoint declares no service; no key may call it.")
         config = getattr(actor.tenant, "config", None)
         if not feature_enabled(config.features if config else None, service):
             raise Forbidden(
                 "feature_disabled", f"The {service} service is switched off for this tenant.", {"service": service}
             )
-        action = view.get_service_action(request)
+        action = (
+            view.get_service_action(request)
+            if hasattr(view, "get_service_action")
+            else policy.action_for_method(request.method or "GET")
+        )
         if not policy.services_allow(actor.key.allowed_services, service):
             raise Forbidden(
                 "service_not_allowed", f"This key may not call the {service} service.", {"service": service}

@@ -24,7 +24,7 @@ from tenants.config import burst_limit_for, limits_for
 
 
 class PlatformViewMixin:
-    """Declare `service` (one of `apikeys.policy.SERVICES`, or `KEY_ITSELF`); `service_actions` maps view actions
+    """Declare `service` (one of `apikeys.SERVICES`, or `KEY_ITSELF`); `service_actions` maps view actions
     to read/write. A view that declares none is refused to every key (and named by system check mcpadmin.E001)."""
 
     service: str = ""

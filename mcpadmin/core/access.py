@@ -26,3 +26,7 @@ TENANT_AUTHORITY_KEY_TYPES = frozenset({KeyType.ADMIN, KeyType.SERVICE, KeyType.
 SERVICES = ("keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search")
 #: What an endpoint about the calling key itself (`/me`) declares instead: any valid key may call it.
 KEY_ITSELF = "key-itself"
+
+#: What a call does in a service: GET, HEAD and OPTIONS read, everything else writes.
+READ = "read"
+WRITE = "write"

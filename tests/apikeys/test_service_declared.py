@@ -8,6 +8,7 @@ from django.test import override_settings
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.checks import every_endpoint_declares_its_service
@@ -24,7 +25,26 @@ class Undeclared(PlatformAPIView):
         return Response({"secret": "tenant data"})
 
 
-urlpatterns = [*real_urlpatterns, path("api/v1/undeclared", Undeclared.as_view())]
+class PlainDRFView(APIView):
+    """A DRF view that is not a platform view: DRF's defaults still require a key and a service."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"secret": "tenant data"})
+
+
+class OptedOut(PlainDRFView):
+    """A view that switched the checks off: only health, schema and docs may."""
+
+    authentication_classes = []
+    permission_classes = []
+
+
+urlpatterns = [
+    *real_urlpatterns,
+    path("api/v1/undeclared", Undeclared.as_view()),
+    path("api/v1/plain", PlainDRFView.as_view()),
+    path("api/v1/opted-out", OptedOut.as_view()),
+]
 
 
 @override_settings(ROOT_URLCONF=__name__)
@@ -36,9 +56,21 @@ def test_a_view_without_a_service_is_refused_even_to_an_admin_key(tenant):
 
 
 @override_settings(ROOT_URLCONF=__name__)
-def test_the_system_check_names_the_view():
+def test_a_plain_drf_view_fails_closed_too(tenant):
+    """DEFAULT_PERMISSION_CLASSES: no key is 401, any key 403, whatever the view forgot to say."""
+    assert factories.client_for("").get("/api/v1/plain").status_code == 401
+    response = factories.client_for(factories.issued_key(tenant, "admin").raw_key).get("/api/v1/plain")
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "service_undeclared")
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_the_system_check_names_the_views():
     errors = every_endpoint_declares_its_service(None)
-    assert [(error.id, error.obj) for error in errors] == [("mcpadmin.E001", Undeclared)]
+    assert sorted((error.id, error.obj.__name__) for error in errors) == [
+        ("mcpadmin.E001", "PlainDRFView"),
+        ("mcpadmin.E001", "Undeclared"),
+        ("mcpadmin.E002", "OptedOut"),
+    ]
 
 
 def test_the_real_urls_pass_the_check_and_me_still_answers_any_key(tenant):

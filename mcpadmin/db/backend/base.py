@@ -16,6 +16,7 @@ from typing import Any
 from django.db.backends.postgresql import base
 
 from mcpadmin.db import PLATFORM_SCHEMA
+from mcpadmin.embedded_db import ensure_server
 
 from .schema import DatabaseSchemaEditor
 
@@ -27,8 +28,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         pgdata = self.settings_dict.get("EMBEDDED_PGDATA")
         if pgdata:
-            from mcpadmin.embedded_db import ensure_server
-
             # Only the configured database is created on demand; Django creates
             # (and drops) test databases itself through the "postgres" database.
             configured = self.settings_dict["NAME"]
