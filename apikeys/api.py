@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 
 from agents.models import Agent
 from apikeys import keys, policy
+from apikeys.filters import ApiKeyFilter
 from apikeys.models import ApiKey
 from apikeys.selectors import apikeys_manageable_by
 from apikeys.services import (
@@ -115,17 +115,6 @@ class MeView(PlatformAPIView):
     @extend_schema(responses=MeSerializer, tags=["keys"])
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(self.actor.key).data)
-
-
-class ApiKeyFilter(django_filters.FilterSet):
-    key_type = django_filters.ChoiceFilter(choices=KeyType.choices)
-    parent_key_id = django_filters.UUIDFilter(field_name="parent_key_id")
-    agent_id = django_filters.UUIDFilter(field_name="agent_id")
-    is_active = django_filters.BooleanFilter()
-
-    class Meta:
-        model = ApiKey
-        fields = ["key_type", "parent_key_id", "agent_id", "is_active"]
 
 
 @extend_schema(tags=["keys"])

@@ -16,10 +16,10 @@ from django.http import HttpRequest
 
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant, TenantConfig
+from tenants.selectors import service_tokens_public
 from tenants.services import (
     service_token_delete,
     service_token_set,
-    service_tokens_public,
     tenant_config_update,
     tenant_create,
     tenant_update,

@@ -13,14 +13,8 @@ from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.core.access import KeyType
 from tenants.config import limits_for
-from tenants.services import (
-    UNSET,
-    service_token_delete,
-    service_token_set,
-    service_tokens_public,
-    tenant_config_of,
-    tenant_config_update,
-)
+from tenants.selectors import service_tokens_public
+from tenants.services import UNSET, service_token_delete, service_token_set, tenant_config_of, tenant_config_update
 
 
 class ServiceTokenSerializer(serializers.Serializer):

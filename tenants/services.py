@@ -12,6 +12,7 @@ from mcpadmin.core.errors import Conflict, DomainError, NotFound
 from tenants import crypto
 from tenants.config import ConfigErrors, validate_allowed_origins, validate_features, validate_rate_limit_config
 from tenants.models import Tenant, TenantConfig
+from tenants.selectors import service_token_public
 
 PROVIDER_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 MAX_TOKEN_LENGTH = 8192
@@ -104,15 +105,6 @@ def tenant_config_update(
     config.save()
     tenant.config = config
     return config
-
-
-def service_token_public(provider: str, sealed: dict[str, Any]) -> dict[str, Any]:
-    """What may be shown of a token: never the token."""
-    return {"provider": provider, "last4": sealed.get("last4", ""), "updated_at": sealed.get("updated_at")}
-
-
-def service_tokens_public(config: TenantConfig) -> list[dict[str, Any]]:
-    return [service_token_public(p, sealed) for p, sealed in sorted((config.service_tokens or {}).items())]
 
 
 def _validated_provider(provider: str) -> str:

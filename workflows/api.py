@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -28,6 +27,7 @@ from mcpadmin.core.idempotency import validate_idempotency_key
 from tasks.api import IDEMPOTENCY_KEY_PARAMETER, request_fingerprint
 from workflows.definition import DEFINITION_SCHEMA
 from workflows.engine import STEP_STATUSES
+from workflows.filters import ExecutionFilter, WorkflowFilter
 from workflows.models import ExecutionStatus, Workflow, WorkflowExecution, WorkflowStatus, WorkflowType
 from workflows.selectors import execution_steps
 from workflows.services import (
@@ -147,25 +147,6 @@ def render_execution(execution: WorkflowExecution) -> str:
 
 
 # --- filters ----------------------------------------------------------------------------------------------------
-
-
-class WorkflowFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=WorkflowStatus.choices, help_text="Repeat for several.")
-    workflow_type = django_filters.ChoiceFilter(choices=WorkflowType.choices)
-    name = django_filters.CharFilter(lookup_expr="icontains")
-
-    class Meta:
-        model = Workflow
-        fields = ["status", "workflow_type", "name"]
-
-
-class ExecutionFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=ExecutionStatus.choices, help_text="Repeat for several.")
-    workflow_id = django_filters.UUIDFilter(field_name="workflow_id")
-
-    class Meta:
-        model = WorkflowExecution
-        fields = ["status", "workflow_id"]
 
 
 # --- views ------------------------------------------------------------------------------------------------------
