@@ -161,7 +161,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"MemberRoleEnum": "tenants.models.MemberRole"},
+    "ENUM_NAME_OVERRIDES": {"MemberRoleEnum": "workspaces.models.MemberRole"},
 }
 
 # --- API keys, rate limits, secrets ---------------------------------------------
@@ -201,19 +201,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "TaskStatusEnum": "tasks.models.TaskStatus",
         "TaskPriorityEnum": "tasks.models.TaskPriority",
-        "AgentStatusEnum": "tasks.models.AgentStatus",
+        "AgentStatusEnum": "agents.models.AgentStatus",
         "DelegationTypeEnum": "tasks.models.DelegationType",
     }
 )
 
-# --- tasks: workflows (issue 7) -----------------------------------------------------
+# --- workflows -----------------------------------------------------
 #: One OpenAPI enum per choice set of workflows (their status, executions' and steps' statuses share field names).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
-        "WorkflowStatusEnum": "tasks.models.WorkflowStatus",
-        "WorkflowTypeEnum": "tasks.models.WorkflowType",
-        "WorkflowExecutionStatusEnum": "tasks.models.ExecutionStatus",
-        "WorkflowStepStatusEnum": "tasks.workflow_services.STEP_STATUSES",
+        "WorkflowStatusEnum": "workflows.models.WorkflowStatus",
+        "WorkflowTypeEnum": "workflows.models.WorkflowType",
+        "WorkflowExecutionStatusEnum": "workflows.models.ExecutionStatus",
+        "WorkflowStepStatusEnum": "workflows.engine.STEP_STATUSES",
     }
 )
 
