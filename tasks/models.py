@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from django.db import models
-from django.db.models import Q
+from typing import Any
 
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from mcpadmin.core.actor import Actor
 from mcpadmin.core.idempotency import IdempotencyRecord
 from mcpadmin.db.fields import EnumField, created_at, updated_at, uuid_pk
+from workspaces.selectors import workspaces_visible_to
 
 
 class TaskStatus(models.TextChoices):
@@ -38,6 +42,42 @@ class DelegationType(models.TextChoices):
 
 
 FINAL_TASK_STATUSES = (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+
+
+def tasks_shared_with(agent_id: Any) -> QuerySet[TaskDelegationHistory]:
+    """Task ids an agent may read because a collaboration, supervision or consultation was delegated to it."""
+    return (
+        TaskDelegationHistory.objects.filter(to_agent_id=agent_id)
+        .exclude(delegation_type=DelegationType.HANDOFF)
+        .values("task_id")
+    )
+
+
+class TaskQuerySet(models.QuerySet):
+    """Tasks scoped to a caller (NetBox's RestrictedQuerySet idea): the visibility rule lives with the model, so
+    every read and every row lock of the services starts from the same rule."""
+
+    def visible_to(self, actor: Actor) -> TaskQuerySet:
+        """What a caller may see; everything else is 404 to it.
+
+        Operators and commands: every task. Admin, service and gateway keys:
+        their tenant's tasks. User keys: their tenant's tasks outside workspaces,
+        and those of the workspaces they may read. Agent keys: the tasks assigned
+        to their agent, the tasks delegated to it for collaboration, supervision
+        or consultation (read-only for it; a handoff moves the task itself), and
+        the tasks of the workspaces it may read (README, "Workspaces").
+        """
+        tasks = self
+        if actor.tenant_id is not None:
+            tasks = tasks.filter(tenant_id=actor.tenant_id)
+        if actor.manages_tenant:
+            return tasks
+        readable_workspaces = Q(workspace_id__in=workspaces_visible_to(actor).values("pk"))
+        if actor.is_agent:
+            return tasks.filter(
+                Q(assigned_agent_id=actor.agent_id) | Q(pk__in=tasks_shared_with(actor.agent_id)) | readable_workspaces
+            )
+        return tasks.filter(Q(workspace_id__isnull=True) | readable_workspaces)
 
 
 class Task(models.Model):
@@ -88,6 +128,8 @@ class Task(models.Model):
     metadata = models.JSONField(default=dict, db_default={}, blank=True)
     created_at = created_at()
     updated_at = updated_at()
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         db_table = "tasks"

@@ -6,13 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_share_locked
-from tasks.models import DelegationType, Task, TaskDelegationHistory, TaskStateTransition
+from tasks.models import Task, TaskDelegationHistory, TaskStateTransition
 from tenants.models import TenantConfig
-from workspaces.selectors import workspaces_visible_to
 
 if TYPE_CHECKING:
     from mcpadmin.core.actor import Actor
@@ -21,36 +20,9 @@ if TYPE_CHECKING:
 ESCALATION_AGENT_FEATURE = "escalation_agent_id"
 
 
-def tasks_shared_with(agent_id: Any) -> QuerySet[TaskDelegationHistory]:
-    """Task ids an agent may read because a collaboration, supervision or consultation was delegated to it."""
-    return (
-        TaskDelegationHistory.objects.filter(to_agent_id=agent_id)
-        .exclude(delegation_type=DelegationType.HANDOFF)
-        .values("task_id")
-    )
-
-
 def tasks_visible_to(actor: Actor) -> QuerySet[Task]:
-    """What a caller may see; everything else is 404 to it.
-
-    Operators and commands: every task. Admin, service and gateway keys:
-    their tenant's tasks. User keys: their tenant's tasks outside workspaces,
-    and those of the workspaces they may read. Agent keys: the tasks assigned
-    to their agent, the tasks delegated to it for collaboration, supervision
-    or consultation (read-only for it; a handoff moves the task itself), and
-    the tasks of the workspaces it may read (README, "Workspaces").
-    """
-    tasks = Task.objects.all()
-    if actor.tenant_id is not None:
-        tasks = tasks.filter(tenant_id=actor.tenant_id)
-    if actor.manages_tenant:
-        return tasks
-    readable_workspaces = Q(workspace_id__in=workspaces_visible_to(actor).values("pk"))
-    if actor.is_agent:
-        return tasks.filter(
-            Q(assigned_agent_id=actor.agent_id) | Q(pk__in=tasks_shared_with(actor.agent_id)) | readable_workspaces
-        )
-    return tasks.filter(Q(workspace_id__isnull=True) | readable_workspaces)
+    """What a caller may see: `Task.objects.visible_to(actor)`, where the rule lives (kept for its callers)."""
+    return Task.objects.visible_to(actor)
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)

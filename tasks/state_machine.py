@@ -1,6 +1,6 @@
 """The task state machine: the one table of allowed status changes (mirrored in README, "Task state machine").
 
-Every status change goes through `tasks.services` (`_change_status`), which
+Every status change goes through `tasks.services` (`change_status`), which
 refuses any pair not listed here with a 409 naming the allowed targets.
 Change the table only with a reason in the README.
 """
