@@ -7,21 +7,24 @@ string where a number belongs (or the reverse) is a 400 naming the field.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import timedelta
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import generics, mixins, serializers, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
+from mcpadmin.api.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    created_response,
+    idempotency_key_of,
+    renderer,
+    request_fingerprint,
+)
 from mcpadmin.api.serializers import (
     UUID_PATTERN,
     StrictBooleanField,
@@ -31,12 +34,11 @@ from mcpadmin.api.serializers import (
 )
 from mcpadmin.api.views import PlatformViewMixin, TenantScopedViewSet
 from mcpadmin.core.actor import Actor
-from mcpadmin.core.idempotency import validate_idempotency_key
 from mcpadmin.core.validation import UNSET
 from tasks import state_machine
 from tasks.filters import TaskFilter
 from tasks.models import DelegationType, Task, TaskPriority, TaskStatus
-from tasks.selectors import task_history, tasks_visible_to
+from tasks.selectors import task_history
 from tasks.services import (
     MAX_ESCALATION_TIMEOUT,
     MAX_RETRIES_LIMIT,
@@ -197,24 +199,8 @@ class HistoryEventSerializer(serializers.Serializer):
     delegation_type = serializers.CharField(required=False, allow_null=True, help_text="Delegations.")
 
 
-def render_task(task: Task) -> str:
-    """The body of a created task's 201, stored byte for byte for Idempotency-Key replays."""
-    return JSONRenderer().render(TaskSerializer(task).data).decode()
-
-
-def request_fingerprint(data: Any) -> str:
-    """SHA-256 of the body's JSON in canonical form (sorted members, no spaces): what "same request" means."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="1-255 visible ASCII characters. A retry with the same key and body gets the first 201 again "
-    "(header `Idempotent-Replayed: true`); with another body, 422 `idempotency_mismatch`.",
-)
+#: The body of a created task's 201, stored byte for byte for Idempotency-Key replays.
+render_task = renderer(TaskSerializer)
 
 
 @extend_schema(tags=["tasks"])
@@ -231,16 +217,14 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
     def get_base_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Task.objects.all()
-        return tasks_visible_to(self.actor).order_by("-created_at", "id")
+        return Task.objects.visible_to(self.actor).order_by("-created_at", "id")
 
     @extend_schema(
         request=TaskCreateSerializer, responses={201: TaskSerializer}, parameters=[IDEMPOTENCY_KEY_PARAMETER]
     )
     def create(self, request: Request) -> HttpResponse:
         """Creates a task: `pending`, or `assigned` when `assigned_agent_id` is given."""
-        idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None:
-            validate_idempotency_key(idempotency_key)
+        idempotency_key = idempotency_key_of(request)
         data = TaskCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         creation = task_create(
@@ -251,15 +235,12 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
             request_fingerprint=request_fingerprint(request.data) if idempotency_key is not None else "",
             render=render_task if idempotency_key is not None else None,
         )
-        if idempotency_key is None:
-            response: HttpResponse = Response(TaskSerializer(creation.obj).data, status=status.HTTP_201_CREATED)
-        else:
-            body = creation.response_body or render_task(Task.objects.get(pk=creation.object_id))
-            response = HttpResponse(body, status=creation.response_status or 201, content_type="application/json")
-            if creation.replayed:
-                response["Idempotent-Replayed"] = "true"
-        response["Location"] = f"/api/v1/tasks/{creation.object_id}"
-        return response
+        return created_response(
+            creation,
+            keyed=idempotency_key is not None,
+            serializer_class=TaskSerializer,
+            location=f"/api/v1/tasks/{creation.object_id}",
+        )
 
     @extend_schema(request=TaskPatchSerializer, responses=TaskSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:

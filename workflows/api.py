@@ -16,15 +16,19 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
+from mcpadmin.api.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    created_response,
+    idempotency_key_of,
+    renderer,
+    request_fingerprint,
+)
 from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
-from mcpadmin.core.idempotency import validate_idempotency_key
-from tasks.api import IDEMPOTENCY_KEY_PARAMETER, request_fingerprint
 from workflows.definition import DEFINITION_SCHEMA
 from workflows.engine import STEP_STATUSES
 from workflows.filters import ExecutionFilter, WorkflowFilter
@@ -141,9 +145,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
         return StepSerializer(execution_steps(execution), many=True).data
 
 
-def render_execution(execution: WorkflowExecution) -> str:
-    """The body of a started execution's 201, stored byte for byte for Idempotency-Key replays."""
-    return JSONRenderer().render(ExecutionSerializer(execution).data).decode()
+#: The body of a started execution's 201, stored byte for byte for Idempotency-Key replays.
+render_execution = renderer(ExecutionSerializer)
 
 
 # --- filters ----------------------------------------------------------------------------------------------------
@@ -227,9 +230,7 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
                 raise ValidationError(found.errors)
             page = self.paginate_queryset(found.qs.order_by("-created_at", "id"))
             return self.get_paginated_response(ExecutionSerializer(page, many=True).data)
-        idempotency_key = request.headers.get("Idempotency-Key")
-        if idempotency_key is not None:
-            validate_idempotency_key(idempotency_key)
+        idempotency_key = idempotency_key_of(request)
         data = ExecutionStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         keyed = idempotency_key is not None
@@ -243,15 +244,12 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
             else "",
             render=render_execution if keyed else None,
         )
-        if not keyed:
-            response: HttpResponse = Response(ExecutionSerializer(creation.obj).data, status=status.HTTP_201_CREATED)
-        else:
-            body = creation.response_body or render_execution(WorkflowExecution.objects.get(pk=creation.object_id))
-            response = HttpResponse(body, status=creation.response_status or 201, content_type="application/json")
-            if creation.replayed:
-                response["Idempotent-Replayed"] = "true"
-        response["Location"] = f"/api/v1/workflow-executions/{creation.object_id}"
-        return response
+        return created_response(
+            creation,
+            keyed=keyed,
+            serializer_class=ExecutionSerializer,
+            location=f"/api/v1/workflow-executions/{creation.object_id}",
+        )
 
 
 @extend_schema(tags=["workflows"])

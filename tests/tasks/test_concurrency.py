@@ -14,9 +14,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from agents.models import Agent
+from mcpadmin.api.idempotency import request_fingerprint
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.idempotency import idempotency_key_purge_expired
-from tasks.api import render_task, request_fingerprint
+from tasks.api import render_task
 from tasks.models import Task, TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
 from tasks.services import task_create, task_escalate_due
 from tests import factories
