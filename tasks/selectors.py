@@ -6,23 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
-
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_share_locked
 from tasks.models import Task, TaskDelegationHistory, TaskStateTransition
 from tenants.models import TenantConfig
 
 if TYPE_CHECKING:
-    from mcpadmin.core.actor import Actor
+    pass
 
 #: The member of `tenant_config.features` that names the tenant's escalation agent (a UUID).
 ESCALATION_AGENT_FEATURE = "escalation_agent_id"
-
-
-def tasks_visible_to(actor: Actor) -> QuerySet[Task]:
-    """What a caller may see: `Task.objects.visible_to(actor)`, where the rule lives (kept for its callers)."""
-    return Task.objects.visible_to(actor)
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)

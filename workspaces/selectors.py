@@ -55,10 +55,16 @@ def workspace_for(actor: Actor, workspace_id: Any) -> tuple[Workspace, Workspace
     return workspace, access
 
 
-def workspace_members(actor: Actor, workspace_id: Any) -> QuerySet[WorkspaceMember]:
-    """The members, for keys of the workspace's tenant only (a public workspace shows others its content, not who
-    works in it: 403)."""
-    workspace, _ = workspace_for(actor, workspace_id)
+def workspace_of_own_tenant(actor: Actor, workspace_id: Any) -> tuple[Workspace, WorkspaceAccess]:
+    """`workspace_for`, for what only keys of the workspace's tenant do: change it, see who works in it. A public
+    workspace shows other tenants its content, nothing more (403)."""
+    workspace, access = workspace_for(actor, workspace_id)
     if not actor.is_operator and workspace.tenant_id != actor.tenant_id:
         raise Forbidden("workspace_forbidden", "Only keys of the workspace's tenant may do this.")
+    return workspace, access
+
+
+def workspace_members(actor: Actor, workspace_id: Any) -> QuerySet[WorkspaceMember]:
+    """The members, for keys of the workspace's tenant only."""
+    workspace, _ = workspace_of_own_tenant(actor, workspace_id)
     return workspace.members.select_related("agent").order_by("created_at", "agent_id")

@@ -15,7 +15,7 @@ from tenants.config import ConfigErrors
 from tenants.models import Tenant
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
 from workspaces.policy import DELETE, MANAGE_MEMBERS, TRANSFER, UPDATE_SETTINGS, WorkspaceAccess
-from workspaces.selectors import workspace_for
+from workspaces.selectors import workspace_of_own_tenant
 
 # Every operation takes the caller (`Actor`) and decides by `workspaces.policy`. Membership changes lock the
 # workspace row, so that the rule "always at least one owner" holds
@@ -72,15 +72,6 @@ def _member_agent(workspace: Workspace, agent_id: Any, field: str = "agent_id") 
     return agent
 
 
-def _managed(actor: Actor, workspace_id: Any) -> tuple[Workspace, WorkspaceAccess]:
-    """The workspace and the caller's standing, for changes: only keys of its tenant change a workspace (a public
-    one is readable by others, never changeable: 403)."""
-    workspace, access = workspace_for(actor, workspace_id)
-    if not actor.is_operator and workspace.tenant_id != actor.tenant_id:
-        raise Forbidden("workspace_forbidden", "Only keys of the workspace's tenant may do this.")
-    return workspace, access
-
-
 @transaction.atomic
 def workspace_create(
     *,
@@ -132,7 +123,7 @@ def workspace_create(
 
 @transaction.atomic
 def workspace_update(*, actor: Actor, workspace_id: Any, **fields: Any) -> Workspace:
-    workspace, access = _managed(actor, workspace_id)
+    workspace, access = workspace_of_own_tenant(actor, workspace_id)
     _require(access, UPDATE_SETTINGS)
     fields = _validated_workspace_fields(fields)
     locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
@@ -150,7 +141,7 @@ def workspace_update(*, actor: Actor, workspace_id: Any, **fields: Any) -> Works
 @transaction.atomic
 def workspace_delete(*, actor: Actor, workspace_id: Any) -> None:
     """Its members go with it; its tasks and collections stay, no longer in a workspace."""
-    workspace, access = _managed(actor, workspace_id)
+    workspace, access = workspace_of_own_tenant(actor, workspace_id)
     _require(access, DELETE)
     Workspace.objects.filter(pk=workspace.pk).delete()
 
@@ -184,7 +175,7 @@ def workspace_member_add(
     *, actor: Actor, workspace_id: Any, agent_id: Any, role: str = MemberRole.VIEWER
 ) -> WorkspaceMember:
     _check_role(role)
-    workspace, access = _managed(actor, workspace_id)
+    workspace, access = workspace_of_own_tenant(actor, workspace_id)
     _require(access, MANAGE_MEMBERS)
     if not access.may_manage_member(None, role):
         raise _forbid_member_change(None, role)
@@ -200,7 +191,7 @@ def workspace_member_add(
 @transaction.atomic
 def workspace_member_set_role(*, actor: Actor, workspace_id: Any, agent_id: Any, role: str) -> WorkspaceMember:
     _check_role(role)
-    workspace, access = _managed(actor, workspace_id)
+    workspace, access = workspace_of_own_tenant(actor, workspace_id)
     members = _lock_members(workspace)
     member = members.get(_member_id(agent_id))
     if member is None:
@@ -217,7 +208,7 @@ def workspace_member_set_role(*, actor: Actor, workspace_id: Any, agent_id: Any,
 @transaction.atomic
 def workspace_member_remove(*, actor: Actor, workspace_id: Any, agent_id: Any) -> None:
     """Managers remove members they may manage; any member may leave (but the last owner)."""
-    workspace, access = _managed(actor, workspace_id)
+    workspace, access = workspace_of_own_tenant(actor, workspace_id)
     members = _lock_members(workspace)
     member = members.get(_member_id(agent_id))
     if member is None:
@@ -236,7 +227,7 @@ def workspace_transfer(
     *, actor: Actor, workspace_id: Any, to_agent_id: Any, demote_to: str | None = MemberRole.ADMIN
 ) -> WorkspaceMember:
     """Makes `to_agent_id` an owner (joining it if needed); the acting owner then steps down to `demote_to`."""
-    workspace, access = _managed(actor, workspace_id)
+    workspace, access = workspace_of_own_tenant(actor, workspace_id)
     _require(access, TRANSFER)
     agent = _member_agent(workspace, to_agent_id, "to_agent_id")
     if agent.status != AgentStatus.ACTIVE:
