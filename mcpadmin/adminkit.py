@@ -7,6 +7,7 @@ same rules hold; these helpers keep each app's `admin.py` thin.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -29,6 +30,32 @@ def refusal_text(error: DomainError) -> str:
         for field, problems in (error.details.items() if isinstance(error.details, dict) else [])
     )
     return f"{error.message} {details}".strip()
+
+
+def each_through_service(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    operation: Callable[[Any], Any],
+    *,
+    label: Callable[[Any], str],
+    done: Callable[[int], str],
+    refused: str,
+) -> None:
+    """An admin action: `operation(obj)` for each selected object (each its own service call), then one message
+    for what was done (a None result: nothing to do) and one listing each refusal as `<label>: <why>`."""
+    count, refusals = 0, []
+    for obj in queryset:
+        try:
+            result = operation(obj)
+        except DomainError as error:
+            refusals.append(f"{label(obj)}: {error.message}")
+        else:
+            count += result is not None
+    if count:
+        modeladmin.message_user(request, done(count), messages.SUCCESS)
+    if refusals:
+        modeladmin.message_user(request, f"{refused}: " + " ".join(refusals), messages.ERROR)
 
 
 class ServiceRefusalsAsMessages:

@@ -11,13 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from agents.models import AgentStatus
-from mcpadmin.adminkit import IdempotencyRecordAdmin, ReadOnlyAdmin, ServiceRefusalsAsMessages, operator_actor
-from mcpadmin.core.errors import DomainError
+from mcpadmin.adminkit import (
+    IdempotencyRecordAdmin,
+    ReadOnlyAdmin,
+    ServiceRefusalsAsMessages,
+    each_through_service,
+    operator_actor,
+)
 from tasks import state_machine
 from tasks.models import Task, TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition, TaskStatus
 from tasks.services import task_create, task_escalate, task_transition, task_update
@@ -151,18 +156,15 @@ class TaskAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
         obj._state.adding = False
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Task], verb: str, operation: Any) -> None:
-        done, refused = 0, []
-        for task in queryset:
-            try:
-                result = operation(task)
-            except DomainError as error:
-                refused.append(f"{task.title!r}: {error.message}")
-            else:
-                done += result is not None
-        if done:
-            self.message_user(request, f"{verb} {done} task(s).", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"Not {verb.lower()}: " + " ".join(refused), messages.ERROR)
+        each_through_service(
+            self,
+            request,
+            queryset,
+            operation,
+            label=lambda task: repr(task.title),
+            done=lambda count: f"{verb} {count} task(s).",
+            refused=f"Not {verb.lower()}",
+        )
 
     @admin.action(description="Cancel selected tasks", permissions=["change"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:

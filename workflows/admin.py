@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from mcpadmin.adminkit import IdempotencyRecordAdmin, ServiceRefusalsAsMessages, operator_actor
+from mcpadmin.adminkit import IdempotencyRecordAdmin, ServiceRefusalsAsMessages, each_through_service, operator_actor
 from mcpadmin.core.errors import DomainError
 from tasks.models import Task
 from workflows.definition import validate_definition
@@ -108,18 +108,16 @@ class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
         obj._state.adding = False
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Workflow], to_status: str) -> None:
-        actor, done, refused = operator_actor(request), 0, []
-        for workflow in queryset:
-            try:
-                workflow_transition(actor=actor, workflow_id=workflow.pk, to_status=to_status)
-            except DomainError as error:
-                refused.append(f"{workflow.name!r}: {error.message}")
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"{done} workflow(s) now {to_status}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"Not {to_status}: " + " ".join(refused), messages.ERROR)
+        actor = operator_actor(request)
+        each_through_service(
+            self,
+            request,
+            queryset,
+            lambda workflow: workflow_transition(actor=actor, workflow_id=workflow.pk, to_status=to_status),
+            label=lambda workflow: repr(workflow.name),
+            done=lambda count: f"{count} workflow(s) now {to_status}.",
+            refused=f"Not {to_status}",
+        )
 
     @admin.action(description="Activate (or resume) selected workflows", permissions=["change"])
     def activate_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
@@ -205,18 +203,18 @@ class WorkflowExecutionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected executions (and their open tasks)")
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[WorkflowExecution]) -> None:
-        actor, done, refused = operator_actor(request), 0, []
-        for execution in queryset:
-            try:
-                execution_cancel(actor=actor, execution_id=execution.pk, reason=f"cancelled by {actor.operator}")
-            except DomainError as error:
-                refused.append(f"{execution.pk}: {error.message}")
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"Cancelled {done} execution(s).", messages.SUCCESS)
-        if refused:
-            self.message_user(request, "Not cancelled: " + " ".join(refused), messages.ERROR)
+        actor = operator_actor(request)
+        each_through_service(
+            self,
+            request,
+            queryset,
+            lambda execution: execution_cancel(
+                actor=actor, execution_id=execution.pk, reason=f"cancelled by {actor.operator}"
+            ),
+            label=lambda execution: str(execution.pk),
+            done=lambda count: f"Cancelled {count} execution(s).",
+            refused="Not cancelled",
+        )
 
 
 @admin.register(WorkflowExecutionIdempotencyKey)
