@@ -6,7 +6,7 @@ or names the service, and (3) this matrix grants the key type the action
 (`read` for GET/HEAD/OPTIONS, `write` otherwise). Rules about single objects
 (an agent key works only its own tasks, a user key cancels only its own
 tasks, a gateway manages only its descendants) are enforced by the services
-of each domain, which receive the calling principal.
+of each domain, which receive the caller (`mcpadmin.core.actor.Actor`).
 """
 
 from __future__ import annotations

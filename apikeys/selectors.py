@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from apikeys.models import ApiKey
 from mcpadmin.core.access import KeyType
+from mcpadmin.core.actor import Actor
 from mcpadmin.db.prepared import PreparedStatement
 from tenants.models import Tenant, TenantConfig
 
@@ -28,13 +29,13 @@ def apikey_descendant_ids(key_id: Any) -> list[Any]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def apikeys_manageable_by(principal: Any) -> QuerySet[ApiKey]:
+def apikeys_manageable_by(actor: Actor) -> QuerySet[ApiKey]:
     """The keys a caller may see and manage: all of its tenant's for an admin key, its descendants for a gateway."""
-    keys = ApiKey.objects.filter(tenant_id=principal.tenant_id).select_related("parent_key", "agent")
-    if principal.key_type == KeyType.ADMIN:
+    keys = ApiKey.objects.filter(tenant_id=actor.tenant_id).select_related("parent_key", "agent")
+    if actor.key_type == KeyType.ADMIN:
         return keys
-    if principal.key_type == KeyType.GATEWAY:
-        return keys.filter(id__in=apikey_descendant_ids(principal.key.id))
+    if actor.key_type == KeyType.GATEWAY:
+        return keys.filter(id__in=apikey_descendant_ids(actor.key_id))
     return keys.none()
 
 

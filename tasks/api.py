@@ -33,7 +33,6 @@ from mcpadmin.api.serializers import (
     StrictSerializer,
 )
 from mcpadmin.api.views import PlatformViewMixin, TenantScopedViewSet
-from mcpadmin.core.actor import Actor
 from mcpadmin.core.validation import UNSET
 from tasks import state_machine
 from tasks.filters import TaskFilter
@@ -51,17 +50,6 @@ from tasks.services import (
 from workspaces.selectors import workspace_for
 
 # --- strict JSON types ----------------------------------------------------------------------------------------
-
-
-# --- agents ---------------------------------------------------------------------------------------------------
-
-
-class ActorMixin:
-    """The task services' view of the calling key (its tenant, type and agent)."""
-
-    @property
-    def actor(self) -> Actor:
-        return self.actor  # type: ignore[attr-defined]
 
 
 # --- tasks ----------------------------------------------------------------------------------------------------

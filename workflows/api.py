@@ -2,7 +2,7 @@
 
 Service name `workflows`: admin, gateway and service keys read and write;
 agent and user keys read (README, key-type matrix). The definition's shape is
-published at GET /workflows/schema and checked by `tasks.workflow_definition`
+published at GET /workflows/schema and checked by `workflows.definition`
 on every write.
 """
 

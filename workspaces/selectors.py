@@ -19,7 +19,7 @@ OPEN_TO_TENANT = [WorkspaceVisibility.ORGANIZATION, WorkspaceVisibility.PUBLIC]
 def workspaces_visible_to(actor: Actor, *, include_public: bool = False) -> QuerySet[Workspace]:
     """The workspaces of the caller's tenant it may read, and with `include_public` other tenants' public ones.
 
-    The same rules as `workspace_access.access_for`, as one query (tests check that they agree).
+    The same rules as `workspaces.policy.access_for`, as one query (tests check that they agree).
     """
     if actor.is_operator:
         return Workspace.objects.order_by("name", "id")

@@ -58,13 +58,6 @@ def _validated_workspace_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _workspace_agent(workspace: Workspace, agent_id: Any, field: str = "agent_id") -> Agent:
-    agent = Agent.objects.filter(id=agent_id, tenant_id=workspace.tenant_id).first()
-    if agent is None:
-        raise DomainError("invalid", "No such agent in this tenant.", {field: ["No such agent."]})
-    return agent
-
-
 def _member_agent(workspace: Workspace, agent_id: Any, field: str = "agent_id") -> Agent:
     agent = Agent.objects.filter(id=agent_id, tenant_id=workspace.tenant_id).first()
     if agent is None:
