@@ -388,8 +388,6 @@ class CollectionDocumentsView(PlatformAPIView):
         """Deletes the documents matching every given filter (at least one), with their statistics."""
         target = collection_readable(actor=self.actor, name=collection)
         filters = _filters_from_query(request.query_params)
-        if filters.is_empty():
-            raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
         deleted = documents_delete(actor=self.actor, collection=target, filters=filters)
         return Response({"deleted": len(deleted), "ids": deleted})
 
