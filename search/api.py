@@ -25,6 +25,7 @@ from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.core.errors import DomainError, PayloadTooLarge
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
+from search.policy import document_hidden_fields
 from search.selectors import collection_document, collection_list, collection_readable, collection_statistics, search
 from search.services import (
     MAX_BATCH_BYTES,
@@ -36,6 +37,7 @@ from search.services import (
     documents_ingest,
 )
 from search.vectors import vector_problem
+from workspaces.policy import redacted, refuse_hidden_filters
 
 MAX_SEARCH_BYTES = 1024 * 1024
 
@@ -427,6 +429,10 @@ class SearchView(PlatformAPIView):
             actor=self.actor, name=values.get("collection"), collection_id=values.get("collection_id")
         )
         filters = DocumentFilters(**values.get("filters", {}))
+        hidden = document_hidden_fields(self.actor, target)
+        refuse_hidden_filters(
+            {f"filters.{name}" for name in values.get("filters", {})}, tuple(f"filters.{h}" for h in hidden)
+        )
         result = search(
             collection=target,
             mode=values["mode"],
@@ -445,7 +451,7 @@ class SearchView(PlatformAPIView):
             "vector_method": result.vector_method,
             "query_terms": result.query_terms,
             "notes": result.notes,
-            "results": result.results,
+            "results": [redacted(hit, hidden) for hit in result.results],
             "timings_ms": result.timings_ms,
         }
         return Response(SearchResponseSerializer(body).data)

@@ -32,7 +32,7 @@ from mcpadmin.core.errors import DomainError, Forbidden, NotFound
 from mcpadmin.core.fields import TENANT_AUTHORITY, FieldWriters
 from search.models import Collection
 from workspaces.models import Workspace, WorkspaceVisibility
-from workspaces.policy import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for
+from workspaces.policy import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for, hidden_from
 from workspaces.selectors import workspaces_visible_to
 
 SEARCH = "search"  # search the collection, read its documents and statistics
@@ -155,6 +155,12 @@ def replace_scope(actor: Actor, collection: Collection) -> str | None:
 #: Who may set each field of a document to something else than its own default (see `mcpadmin.core.fields`):
 #: `agent_id` names the author, and moderation rules follow it, so an agent key may only name its own agent.
 DOCUMENT_FIELD_WRITERS: FieldWriters = {"agent_id": TENANT_AUTHORITY}
+
+
+def document_hidden_fields(actor: Actor, collection: Collection) -> tuple[str, ...]:
+    """What the caller may neither see nor filter by in this collection's documents (another tenant's public
+    workspace: the author agent, `workspaces.policy.HIDDEN_FROM_OTHER_TENANTS`)."""
+    return hidden_from(actor, collection.tenant_id, "document")
 
 
 def workspace_for_new_collection(actor: Actor, tenant_id: Any, workspace_id: Any) -> Workspace:

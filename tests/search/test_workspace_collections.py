@@ -294,3 +294,31 @@ def test_in_a_collection_of_the_whole_tenant_agents_touch_only_their_own_documen
     assert agent.delete(f"{url}/{written['documents'][0]['id']}").status_code == 403
     assert agent.post(url, {"documents": [{**DOC, "external_id": "note"}]}, format="json").status_code == 200
     assert agent.delete(f"{url}?external_id=note").json()["deleted"] == 1
+
+
+def test_another_tenant_neither_sees_nor_filters_by_the_author_of_a_public_document(setup, other_tenant):
+    """Issue 13, finding 8: a search hit showed the owner's agent_id, and a filter by it confirmed it."""
+    public = collection_in(setup, "public")
+    foreign = factories.client_for(setup["keys"]["foreign_admin"])
+    (hit,) = search(foreign, public, by_id=True).json()["results"]
+    assert hit["agent_id"] is None
+    body = {"collection_id": str(public.id), "query": "hybrid", "mode": "bm25",
+            "filters": {"agent_id": str(setup["agents"]["owner"].pk)}}  # fmt: skip
+    refused = foreign.post("/api/v1/search", body, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"] == {"filters.agent_id": ["not filterable across tenants"]}
+    own = factories.client_for(setup["keys"]["owner"])
+    (mine,) = own.post("/api/v1/search", body, format="json").json()["results"]
+    assert mine["agent_id"] == str(setup["agents"]["owner"].pk)
+
+
+def test_another_tenant_sees_a_public_workspace_without_the_owners_ids(setup, other_tenant):
+    space = factories.workspace(setup["tenant"], owner=setup["agents"]["owner"], visibility="public",
+                                team_tags=["finance"], settings={"internal": True})  # fmt: skip
+    foreign = factories.client_for(setup["keys"]["foreign_admin"])
+    shown = foreign.get(f"/api/v1/workspaces/{space.pk}").json()
+    assert (shown["name"], shown["tenant_id"], shown["team_tags"], shown["settings"]) == (space.name, None, None, {})
+    listed = foreign.get("/api/v1/workspaces?include_public=true").json()["results"]
+    assert [row["tenant_id"] for row in listed if row["id"] == str(space.pk)] == [None]
+    own = factories.client_for(factories.issued_key(setup["tenant"], "admin").raw_key)
+    assert own.get(f"/api/v1/workspaces/{space.pk}").json()["tenant_id"] == str(setup["tenant"].pk)
