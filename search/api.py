@@ -26,7 +26,7 @@ from mcpadmin.core.errors import DomainError, PayloadTooLarge
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
 from search.policy import document_hidden_fields
-from search.selectors import collection_document, collection_list, collection_readable, collection_statistics, search
+from search.selectors import collection_document, collection_readable, collection_statistics, search
 from search.services import (
     MAX_BATCH_BYTES,
     MAX_BATCH_DOCUMENTS,
@@ -311,7 +311,7 @@ class CollectionListView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        queryset = collection_list(actor=self.actor, include_public=include_public)
+        queryset = Collection.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 

@@ -179,7 +179,7 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        return Workflow.objects.order_by("name", "id")
+        return Workflow.objects.visible_to(self.actor).order_by("name", "id")
 
     @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowSerializer})
     def create(self, request: Request) -> Response:
@@ -276,7 +276,7 @@ class WorkflowExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        return WorkflowExecution.objects.order_by("-created_at", "id")
+        return WorkflowExecution.objects.visible_to(self.actor).order_by("-created_at", "id")
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         """A page of executions asks once which of their tasks the caller may read."""

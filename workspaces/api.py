@@ -15,7 +15,7 @@ from mcpadmin.api.views import PlatformViewMixin
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
 from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
-from workspaces.selectors import workspace_for, workspace_members, workspaces_visible_to
+from workspaces.selectors import workspace_for, workspace_members
 from workspaces.services import (
     workspace_create,
     workspace_delete,
@@ -115,7 +115,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
         if getattr(self, "swagger_fake_view", False):
             return Workspace.objects.none()
         include_public = self.request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        return workspaces_visible_to(self.actor, include_public=include_public)
+        return Workspace.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
 
     def _workspace(self) -> tuple[Workspace, WorkspaceAccess]:
         return workspace_for(self.actor, self.kwargs["pk"])
