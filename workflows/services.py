@@ -29,7 +29,7 @@ from mcpadmin.core.idempotency import (
     claim_key,
     create_idempotently,
 )
-from mcpadmin.core.validation import UNSET, clean_text
+from mcpadmin.core.validation import UNSET, clean_json, clean_text
 from tasks.models import Task, TaskStateTransition, TaskStatus
 from tenants.models import Tenant
 from workflows.definition import MAP_NODE, Plan, validate_definition
@@ -93,6 +93,7 @@ def workflow_create(
         )
     name = clean_text(name, "name", MAX_NAME_LENGTH, required=True)
     description = clean_text(description, "description", 10_000, required=False)
+    clean_json(definition, "definition")
     validate_definition(workflow_type, definition, tenant_id=tenant.id)
     try:
         with transaction.atomic():
@@ -122,6 +123,7 @@ def workflow_update(
     if description is not UNSET:
         workflow.description = clean_text(description, "description", 10_000, required=False)
     if definition is not UNSET and definition != workflow.definition:
+        clean_json(definition, "definition")
         validate_definition(workflow.workflow_type, definition, tenant_id=workflow.tenant_id)
         workflow.definition = definition
         workflow.version = F("version") + 1
@@ -212,6 +214,7 @@ def execution_start(
     input_data = {} if input_data is None else input_data
     if not isinstance(input_data, dict):
         raise DomainError("invalid", "input must be an object.", {"input": ["must be an object"]})
+    clean_json(input_data, "input")
     if idempotency_key is not None and actor.tenant_id is None:
         raise DomainError("invalid", "Idempotency keys belong to API callers.", {"Idempotency-Key": ["not here"]})
 
