@@ -29,7 +29,7 @@ from mcpadmin.api.idempotency import (
 )
 from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, JSONValueField, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
-from workflows.definition import DEFINITION_SCHEMA
+from workflows.definition import DEFINITION_SCHEMA, MAX_DEFINITION_BYTES, MAX_DEFINITION_DEPTH
 from workflows.engine import STEP_STATUSES
 from workflows.filters import ExecutionFilter, WorkflowFilter
 from workflows.models import ExecutionStatus, Workflow, WorkflowExecution, WorkflowStatus, WorkflowType
@@ -67,13 +67,22 @@ class WorkflowCreateSerializer(StrictSerializer):
     name = StrictCharField(max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     workflow_type = serializers.ChoiceField(choices=WorkflowType.choices)
-    definition = JSONValueField(help_text="Validated against GET /api/v1/workflows/schema.")
+    definition = JSONValueField(
+        max_bytes=MAX_DEFINITION_BYTES,
+        max_depth=MAX_DEFINITION_DEPTH,
+        help_text="Validated against GET /api/v1/workflows/schema.",
+    )
 
 
 class WorkflowPatchSerializer(StrictSerializer):
     name = StrictCharField(required=False, max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
-    definition = JSONValueField(required=False, help_text="A new definition bumps `version`.")
+    definition = JSONValueField(
+        required=False,
+        max_bytes=MAX_DEFINITION_BYTES,
+        max_depth=MAX_DEFINITION_DEPTH,
+        help_text="A new definition bumps `version`.",
+    )
 
 
 class WorkflowTransitionSerializer(StrictSerializer):

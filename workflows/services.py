@@ -93,7 +93,6 @@ def workflow_create(
         )
     name = clean_text(name, "name", MAX_NAME_LENGTH, required=True)
     description = clean_text(description, "description", 10_000, required=False)
-    clean_json(definition, "definition")
     validate_definition(workflow_type, definition, tenant_id=tenant.id)
     try:
         with transaction.atomic():
@@ -123,7 +122,6 @@ def workflow_update(
     if description is not UNSET:
         workflow.description = clean_text(description, "description", 10_000, required=False)
     if definition is not UNSET and definition != workflow.definition:
-        clean_json(definition, "definition")
         validate_definition(workflow.workflow_type, definition, tenant_id=workflow.tenant_id)
         workflow.definition = definition
         workflow.version = F("version") + 1

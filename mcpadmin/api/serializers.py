@@ -116,26 +116,33 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-def _clean_free_json(field: serializers.Field, data: Any) -> None:
-    try:
-        clean_json(data, field.field_name or "value")
-    except DomainError as error:
-        raise serializers.ValidationError(error.message) from error
+class FreeJSONMixin:
+    """`clean_json` on the way in: MCPADMIN_JSON_MAX_BYTES / _DEPTH unless `max_bytes` / `max_depth` say."""
+
+    def __init__(self, *, max_bytes: int | None = None, max_depth: int | None = None, **kwargs: Any) -> None:
+        self.max_bytes, self.max_depth = max_bytes, max_depth
+        super().__init__(**kwargs)
+
+    def clean_free_json(self, data: Any) -> None:
+        try:
+            clean_json(data, self.field_name or "value", max_bytes=self.max_bytes, max_depth=self.max_depth)
+        except DomainError as error:
+            raise serializers.ValidationError(error.message) from error
 
 
-class JSONValueField(serializers.JSONField):
-    """Free-form JSON of any type, within MCPADMIN_JSON_MAX_BYTES / _DEPTH (`core.validation.clean_json`)."""
+class JSONValueField(FreeJSONMixin, serializers.JSONField):
+    """Free-form JSON of any type (`core.validation.clean_json`)."""
 
     def to_internal_value(self, data: Any) -> Any:
-        _clean_free_json(self, data)
+        self.clean_free_json(data)
         return super().to_internal_value(data)
 
 
-class JSONObjectField(serializers.DictField):
+class JSONObjectField(FreeJSONMixin, serializers.DictField):
     """A free-form JSON object (metadata, settings, input): `clean_json`'s checks and limits."""
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             self.fail("not_a_dict", input_type=type(data).__name__)
-        _clean_free_json(self, data)
+        self.clean_free_json(data)
         return super().to_internal_value(data)
