@@ -224,7 +224,8 @@ def _filters_from_query(params: Any) -> DocumentFilters:
         try:
             values["metadata"] = parsers.loads(values["metadata"])
         except ValueError as error:
-            raise DomainError("invalid", "metadata is not JSON.", {"metadata": ["Expected a JSON object."]}) from error
+            message = f"Expected a JSON object: {error}."
+            raise DomainError("invalid", f"metadata is not valid JSON: {error}.", {"metadata": [message]}) from error
     data = DeleteFiltersSerializer(data=values)
     data.is_valid(raise_exception=True)
     return DocumentFilters(**data.validated_data)

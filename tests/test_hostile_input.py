@@ -327,9 +327,10 @@ def test_an_oversize_body_is_a_json_413_everywhere(world, method, url):
 
 
 def test_ingest_keeps_its_larger_limit(world):
-    body = '{"documents": [{"content": "padded", "model": "m"}]}' + " " * (2 * 1024 * 1024)
+    # 5 MB: over the API's 1 MB and over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), under ingest's 10 MB
+    body = '{"documents": [{"content": "padded", "model": "m"}]}' + " " * (5 * 1024 * 1024)
     assert post(world["api"], "/api/v1/collections/hostile/documents", body).status_code == 200
-    response = post(world["api"], "/api/v1/collections/hostile/documents", body + " " * (9 * 1024 * 1024))
+    response = post(world["api"], "/api/v1/collections/hostile/documents", body + " " * (6 * 1024 * 1024))
     assert error_of(response)["details"]["limit_bytes"] == 10 * 1024 * 1024
 
 
