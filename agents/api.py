@@ -14,7 +14,7 @@ from agents.filters import AgentFilter
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_is_online
 from agents.services import agent_create, agent_heartbeat, agent_update
-from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
+from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
 from mcpadmin.core.access import WRITE
 
@@ -44,7 +44,7 @@ class AgentWriteSerializer(StrictSerializer):
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     capabilities = _tags()
     teams = _tags()
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
     status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
 
 

@@ -24,7 +24,7 @@ from apikeys.services import (
     apikey_rotate,
     key_state,
 )
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictIntegerField, StrictSerializer
 from mcpadmin.api.views import PlatformAPIView, TenantScopedViewSet
 from mcpadmin.core.access import KEY_ITSELF, SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
@@ -68,9 +68,9 @@ class ApiKeyIssueSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=SERVICES), required=False, max_length=len(SERVICES)
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    expires_in_seconds = serializers.IntegerField(required=False, min_value=60, max_value=10 * 365 * 86400)
+    expires_in_seconds = StrictIntegerField(required=False, min_value=60, max_value=10 * 365 * 86400)
     agent_id = serializers.UUIDField(required=False, allow_null=True)
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("expires_at") and attrs.get("expires_in_seconds"):
@@ -81,7 +81,7 @@ class ApiKeyIssueSerializer(StrictSerializer):
 
 
 class RotateSerializer(StrictSerializer):
-    grace_period_seconds = serializers.IntegerField(
+    grace_period_seconds = StrictIntegerField(
         required=False,
         min_value=0,
         max_value=int(MAX_ROTATION_GRACE.total_seconds()),

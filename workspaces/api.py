@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictSerializer
 from mcpadmin.api.views import PlatformViewMixin
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
@@ -56,7 +56,7 @@ class WorkspaceWriteSerializer(StrictSerializer):
     description = serializers.CharField(allow_blank=True, required=False)
     visibility = serializers.ChoiceField(choices=WorkspaceVisibility.choices, required=False)
     team_tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
-    settings = serializers.DictField(required=False)
+    settings = JSONObjectField(required=False)
 
 
 class WorkspaceCreateSerializer(WorkspaceWriteSerializer):
