@@ -15,7 +15,7 @@ from mcpadmin.api.views import PlatformViewMixin
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
 from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
-from workspaces.selectors import workspace_for, workspace_members
+from workspaces.selectors import membership_roles, workspace_for, workspace_members
 from workspaces.services import (
     workspace_create,
     workspace_delete,
@@ -46,7 +46,12 @@ class WorkspaceSerializer(serializers.ModelSerializer):
 
     def get_my_role(self, workspace: Workspace) -> str | None:
         access = self.context.get("access")
-        if access is None:
+        roles = self.context.get("roles")
+        if access is None and roles is not None:
+            access = access_for(
+                self.context["actor"], workspace, membership_role=roles.get(workspace.pk), membership_known=True
+            )
+        elif access is None:
             access = access_for(self.context["actor"], workspace)
         return access.role
 
@@ -125,7 +130,8 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        data = WorkspaceSerializer(page, many=True, context={"actor": self.actor}).data
+        roles = membership_roles(self.actor, page)
+        data = WorkspaceSerializer(page, many=True, context={"actor": self.actor, "roles": roles}).data
         return self.get_paginated_response(data)
 
     @extend_schema(request=WorkspaceCreateSerializer, responses={201: WorkspaceSerializer})

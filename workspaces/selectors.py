@@ -37,6 +37,17 @@ def workspace_of_own_tenant(actor: Actor, workspace_id: Any) -> tuple[Workspace,
     return workspace, access
 
 
+def membership_roles(actor: Actor, workspaces: Any) -> dict[Any, str] | None:
+    """The role of the caller's agent in each of `workspaces`, in one query; None for callers without an agent."""
+    if actor.agent_id is None:
+        return None
+    ids = [workspace.pk for workspace in workspaces]
+    rows = WorkspaceMember.objects.filter(workspace_id__in=ids, agent_id=actor.agent_id).values_list(
+        "workspace_id", "role"
+    )
+    return dict(rows)
+
+
 def workspace_members(actor: Actor, workspace_id: Any) -> QuerySet[WorkspaceMember]:
     """The members, for keys of the workspace's tenant only."""
     workspace, _ = workspace_of_own_tenant(actor, workspace_id)
