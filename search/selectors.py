@@ -24,8 +24,8 @@ filtered rows answers instead. With extra filters (metadata, agent, task
 type, dates) an exact scan is tried first, when at most EXACT_SCAN_MAX rows
 pass them: cheaper there than walking the graph for matches.
 
-Hybrid: reciprocal rank fusion of the two candidate lists, computed exactly as
-`mcp.reciprocal_rank_fusion` does (tests compare them).
+Hybrid: the two candidate lists fused by search/fusion.py: distribution-based score fusion by default, also
+min-max (`relative`) or reciprocal rank fusion, each computed exactly as its SQL function does (tests compare them).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -48,6 +48,7 @@ from mcpadmin.db.prepared import PreparedStatement
 from search import policy, vector_indexes
 from search.embedder import local_embedder
 from search.filters import DocumentFilters
+from search.fusion import DEFAULT_FUSION, Fusion, ScoredList, fuse, fusion_problems
 from search.models import NATIVE_INDEX_DIMENSIONS, Collection, Embedding, EmbeddingStatistics
 from search.statements import (
     COUNTERS_DIFF_SQL,
@@ -61,15 +62,6 @@ from tenants.models import Tenant
 
 K1 = 1.2
 B = 0.75
-
-
-@dataclass
-class ScoredList:
-    """A candidate list, best first: (document id, score)."""
-
-    hits: list[tuple[UUID, float]] = field(default_factory=list)
-    method: str = ""
-    terms: list[str] = field(default_factory=list)
 
 
 def collection_named(tenant: Tenant | Any, name: str) -> Collection | None:
@@ -342,70 +334,6 @@ def vector_search(
     return ScoredList(hits=hits, method=method)
 
 
-# --- Fusion --------------------------------------------------------------------------------------------------------
-
-
-def competition_ranks(hits: Sequence[tuple[UUID, float]]) -> dict[UUID, int]:
-    """Rank by score, highest first, equal scores sharing a rank (1, 2, 2, 4): SQL's rank()."""
-    ranks: dict[UUID, int] = {}
-    previous: float | None = None
-    rank = 0
-    for position, (document_id, score) in enumerate(sorted(hits, key=lambda hit: -hit[1]), start=1):
-        if score != previous:
-            rank, previous = position, score
-        ranks[document_id] = rank
-    return ranks
-
-
-class Fused(NamedTuple):
-    id: UUID
-    score: float
-    bm25_rank: int | None
-    bm25_score: float | None
-    vector_rank: int | None
-    vector_score: float | None
-
-
-def fusion_candidates(text: ScoredList, vectors: ScoredList) -> list[UUID]:
-    """The candidates in the order the fusion's ties are broken by: the BM25 list, then vector-only ones."""
-    seen = dict.fromkeys(document_id for document_id, _ in text.hits)
-    for document_id, _ in vectors.hits:
-        seen.setdefault(document_id)
-    return list(seen)
-
-
-def reciprocal_rank_fusion(text: ScoredList, vectors: ScoredList, *, rrf_k: int) -> list[Fused]:
-    """`mcp.reciprocal_rank_fusion(vector_scores, text_scores, rrf_k)` over `fusion_candidates`, in Python.
-
-    Keyed by the ids' integers: `UUID.__hash__` is Python code, and dictionaries keyed by UUIDs made a fusion of
-    2 x 100 candidates cost a millisecond (a twentieth of a hybrid search).
-    """
-    # id, bm25 rank, bm25 score, vector rank, vector score; in fusion_candidates' order
-    entries: dict[int, list[Any]] = {}
-    for hits in (text.hits, vectors.hits):
-        for document_id, _ in hits:
-            if document_id.int not in entries:
-                entries[document_id.int] = [document_id, None, None, None, None]
-    for slot, hits in ((1, text.hits), (3, vectors.hits)):
-        previous: float | None = None
-        rank = 0
-        for position, (document_id, score) in enumerate(sorted(hits, key=lambda hit: -hit[1]), start=1):
-            if score != previous:  # competition ranks (1, 2, 2, 4), as SQL's rank()
-                rank, previous = position, score
-            entry = entries[document_id.int]
-            entry[slot], entry[slot + 1] = rank, score
-    fused = []
-    for position, (document_id, text_rank, text_score, vector_rank, vector_score) in enumerate(entries.values()):
-        score = 0.0
-        if vector_rank is not None:  # the SQL sums the vector list's term first
-            score += 1.0 / (rrf_k + vector_rank)
-        if text_rank is not None:
-            score += 1.0 / (rrf_k + text_rank)
-        fused.append((-score, position, Fused(document_id, score, text_rank, text_score, vector_rank, vector_score)))
-    fused.sort(key=lambda item: (item[0], item[1]))
-    return [item[2] for item in fused]
-
-
 # --- Search --------------------------------------------------------------------------------------------------------
 
 
@@ -418,6 +346,8 @@ class SearchResult:
     notes: list[str]
     timings_ms: dict[str, float]
     vector_method: str | None = None
+    #: The fusion that ran (None unless hybrid ran with both lists).
+    fusion: Fusion | None = None
     #: The two candidate lists, as fused (for the admin's console).
     text_list: ScoredList = field(default_factory=ScoredList)
     vector_list: ScoredList = field(default_factory=ScoredList)
@@ -455,8 +385,22 @@ def search(
     filters: DocumentFilters,
     rrf_k: int = 60,
     candidates: int = 100,
+    fusion: str = DEFAULT_FUSION,
+    weights: dict[str, float] | None = None,
 ) -> SearchResult:
-    """BM25, vector or hybrid search of one collection; `candidates` per list in hybrid mode."""
+    """BM25, vector or hybrid search of one collection; `candidates` per list in hybrid mode.
+
+    Hybrid fuses the lists by `fusion` (search/fusion.py) with `weights` per list (`bm25`, `vector`; 1 each).
+    """
+    problems = fusion_problems(fusion, weights or {})
+    if problems:
+        raise DomainError("invalid", " ".join(next(iter(problems.values()))), problems)
+    fusion_used = Fusion(
+        method=fusion,
+        bm25_weight=float((weights or {}).get("bm25", 1.0)),
+        vector_weight=float((weights or {}).get("vector", 1.0)),
+        rrf_k=rrf_k,
+    )
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -507,14 +451,16 @@ def search(
             notes.append(f"No document of model {model!r} in this collection.")
 
     step = time.perf_counter()
-    fused = reciprocal_rank_fusion(text, vectors, rrf_k=rrf_k)[:k]
-    timings["fusion"] = _ms(step)
     mode_used = "hybrid" if use_text and use_vectors else ("bm25" if use_text else "vector")
+    # One list alone keeps its own order (any fusion of one list is monotone in its scores).
+    fused = fuse(text, vectors, fusion_used if mode_used == "hybrid" else Fusion(method="rrf", rrf_k=rrf_k))[:k]
+    timings["fusion"] = _ms(step)
 
     step = time.perf_counter()
     rows = documents_by_id(collection, [hit.id for hit in fused])
     timings["fetch"] = _ms(step)
     results = []
+    fused_both = mode_used == "hybrid"
     for hit in fused:
         row = rows.get(hit.id)
         if row is None:  # deleted between the lists and the fetch
@@ -525,12 +471,27 @@ def search(
                 **row,
                 "score": score,
                 "fused_score": hit.score,
-                "bm25": None if hit.bm25_rank is None else {"rank": hit.bm25_rank, "score": hit.bm25_score},
-                "vector": None if hit.vector_rank is None else {"rank": hit.vector_rank, "score": hit.vector_score},
+                "bm25": None
+                if hit.bm25_rank is None
+                else {
+                    "rank": hit.bm25_rank,
+                    "score": hit.bm25_score,
+                    "normalized": hit.bm25_normalized if fused_both else None,
+                },
+                "vector": None
+                if hit.vector_rank is None
+                else {
+                    "rank": hit.vector_rank,
+                    "score": hit.vector_score,
+                    "normalized": hit.vector_normalized if fused_both else None,
+                },
             }
         )
     timings["total"] = _ms(started)
-    return SearchResult(mode, mode_used, results, text.terms, notes, timings, vectors.method or None, text, vectors)
+    return SearchResult(
+        mode, mode_used, results, text.terms, notes, timings, vectors.method or None,
+        fusion_used if mode_used == "hybrid" else None, text, vectors,
+    )  # fmt: skip
 
 
 # --- Statistics ----------------------------------------------------------------------------------------------------
