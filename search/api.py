@@ -314,7 +314,8 @@ def _filters_from_query(params: Any) -> DocumentFilters:
     return DocumentFilters(**data.validated_data)
 
 
-def _document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
+def document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
+    """Validated items of `DocumentItemSerializer` as the service's inputs (also for `import_documents`)."""
     return [
         DocumentInput(
             content=item["content"],
@@ -393,7 +394,7 @@ class CollectionDocumentsView(PlatformAPIView):
             actor=self.actor,
             tenant=self.actor.tenant,
             collection=collection,
-            documents=_document_inputs(data.validated_data["documents"]),
+            documents=document_inputs(data.validated_data["documents"]),
         )
         created = sum(1 for _, is_new in result.documents if is_new)
         body = {
