@@ -232,8 +232,9 @@ SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddin
  ORDER BY (e.embedding <=> %(raw_vector)s::vector) + 0, e.id
  LIMIT %(limit)s
 """
-#: Extra filters: when at most this many documents pass them, an exact scan answers (it beats the HNSW
-#: scan, which filters after the fact and would walk ~k / selectivity of the graph to find k of them).
+#: When at most this many documents pass the filters (extra filters: counted; none: the collection's size), an
+#: exact scan answers (it beats the HNSW scan, which filters after the fact and would walk ~k / selectivity of
+#: the shared graph to find k of them).
 EXACT_SCAN_MAX = 2000
 # The filtered rows are collected first (vectors not read: TOAST pointers), and compared only when there
 # are at most %(cap)s of them. The first row carries how many there were (up to cap + 1).
@@ -262,6 +263,18 @@ _VECTOR_PARAMETERS = {
 }
 
 
+# The unfiltered exact scan of a small collection, prepared once per connection (parameters as _VECTOR_PARAMETERS').
+_EXACT_PREPARED = PreparedStatement(
+    "mcpadmin_search_vector_exact",
+    functools.reduce(
+        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
+        enumerate(_VECTOR_PARAMETERS, start=1),
+        _EXACT_VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s"),
+    ),
+    param_types=list(_VECTOR_PARAMETERS.values()),
+)
+
+
 @cache
 def _vector_prepared(dimension: int) -> PreparedStatement:
     """The unfiltered search of vectors of `dimension`, prepared once per connection (one statement per index)."""
@@ -276,13 +289,19 @@ def _vector_prepared(dimension: int) -> PreparedStatement:
 
 
 def model_dimension(collection: Collection, model: str) -> int | None:
+    return _model_dimension_and_documents(collection, model)[0]
+
+
+def _model_dimension_and_documents(collection: Collection, model: str) -> tuple[int | None, int]:
+    """The model's dimension in the collection (None: no such model) and the collection's number of documents."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT dimension FROM search_collection_models WHERE collection_id = %s AND model = %s",
-            [collection.id, model],
+            "SELECT (SELECT dimension FROM search_collection_models WHERE collection_id = %(c)s AND model = %(m)s),"
+            " (SELECT coalesce(sum(documents), 0) FROM search_collection_counters WHERE collection_id = %(c)s)",
+            {"c": collection.id, "m": model},
         )
-        row = cursor.fetchone()
-    return row[0] if row else None
+        dimension, documents = cursor.fetchone()
+    return dimension, int(documents)
 
 
 def vector_search(
@@ -292,7 +311,7 @@ def vector_search(
     problem = vector_problem(query_embedding)
     if problem:
         raise DomainError("invalid", f"query_embedding: {problem}", {"query_embedding": [problem]})
-    dimension = model_dimension(collection, model)
+    dimension, documents = _model_dimension_and_documents(collection, model)
     if dimension is None:
         return ScoredList(method="none")  # no document of this model in the collection
     if dimension != len(query_embedding):
@@ -312,6 +331,12 @@ def vector_search(
             counted, *exact = cursor.fetchall()
         if counted[1] <= EXACT_SCAN_MAX:
             return ScoredList(hits=exact, method="exact")
+    if filters.is_empty() and documents <= EXACT_SCAN_MAX:
+        # A small collection: comparing its documents is cheaper than walking a shared graph for them, the
+        # more so the smaller its share of the graph (pgvector filters after the scan), and it is exact.
+        with connection.cursor() as cursor:
+            _EXACT_PREPARED.execute(cursor, [{**params, "vector": None}[name] for name in _VECTOR_PARAMETERS])
+            return ScoredList(hits=cursor.fetchall(), method="exact")
     native = dimension in NATIVE_INDEX_DIMENSIONS
     params["vector"] = None if native else normalized_padded_text(query_embedding)
     with transaction.atomic(), connection.cursor() as cursor:
