@@ -12,13 +12,14 @@ search_corpus.py) is `--docs` documents of ~60 tokens with 384-dimension vectors
 Loading: the documents go through the ingest service (statistics maintained) with four writer processes,
 without the HNSW indexes, which are then built in one go (as for any bulk import), timed. The vectors have 384
 dimensions, so theirs is `idx_embeddings_hnsw_384`; the anchor "plain HNSW" query walks it without the tenant
-filter. Then, with every index in place: the query benchmarks (each query set runs once as warm-up, then is
-measured), and ingest throughput with one writer and with four, in `--ingest-rounds` rounds, with the WAL each
-document cost (new documents into the same tenants' collections, removed afterwards, then VACUUM so that a later
-run finds the same index).
+filter. Then, with every index in place: the query benchmarks, and ingest throughput with one writer and with
+four, in `--ingest-rounds` rounds, with the WAL each document cost (new documents into the same tenants'
+collections, removed afterwards, then VACUUM so that a later run finds the same index).
 
-Ratios, all to anchors measured in the same run (issue 16's targets): BM25 with contents (`search`, mode bm25)
-p95 to pg_textsearch's p95 (<= 3x); hybrid with the default fusion p95 to plain HNSW's p95 (<= 4x); ingest rate
+The query measurements are interleaved: query by query, every measurement in turn (after a warm-up pass), so
+that an anchor and what is compared with it share the machine's load of the moment. Ratios, all to anchors
+measured in the same run (issue 16's targets): BM25 with contents (`search`, mode bm25) p95 to pg_textsearch's
+p95 (<= 3x); hybrid with the default fusion p95 to plain HNSW's p95 (<= 4x); ingest rate
 to the bare HNSW insert rate, the physical limit: the same vectors in a bare table `bench_bare_hnsw` (id and
 vector(384)) with the same HNSW index, the same number of rows, inserted by 1 and by 4 writers in batches of 500
 (>= 0.8). And `manage.py import_documents` on `--import-docs` documents of JSON Lines, documents/s. A collection of
@@ -203,6 +204,24 @@ def bare_hnsw_throughput(writers: int, per_writer: int, offset: int) -> float:
     return sum(count for count, _ in results) / max(elapsed for _, elapsed in results)
 
 
+def bare_hnsw_anchor(args: Any, report: dict[str, Any]) -> None:
+    """Bare HNSW inserts of the vectors round 1 ingested, and ingest's ratio to them (1 and 4 writers)."""
+    print(f"anchor: bare HNSW inserts ({BARE_TABLE}: {args.docs} vectors, the same index); {load()}", flush=True)
+    built = bare_hnsw_prepare()
+    print(f"  built its index in {built:.1f} s", flush=True)
+    for run, writers in enumerate((1, 4)):  # the very vectors that round 1 wrote with as many writers
+        rate = bare_hnsw_throughput(writers, args.ingest_docs // writers, 10_000_000 + run * args.ingest_docs)
+        report[f"bare_hnsw_inserts_per_second_{writers}"] = round(rate)
+        ingested = report[f"ingest_docs_per_second_{writers}_writer{'s' if writers > 1 else ''}"]
+        ratio = max(ingested) / rate
+        report[f"ingest_to_bare_hnsw_ratio_{writers}"] = round(ratio, 2)
+        print(
+            f"  {writers} writer(s): {rate:.0f} rows/s; ingest (best round) / bare: {ratio:.2f} (target >= 0.8)",
+            flush=True,
+        )
+    sql(f"DROP TABLE {BARE_TABLE}")
+
+
 def import_command_throughput(tenant: Tenant, count: int, offset: int) -> tuple[float, str]:
     """`manage.py import_documents` on `count` new documents written as JSON Lines (documents/s, its summary)."""
     import io
@@ -228,32 +247,43 @@ def import_command_throughput(tenant: Tenant, count: int, offset: int) -> tuple[
     return count / elapsed, printed.getvalue().strip().splitlines()[-1]
 
 
-def measure(name: str, run: Any, queries: list[Any], report: list[dict]) -> dict:
-    for query in queries:  # warm-up: caches, prepared plans, connection
-        run(query)
-    timings, extras = [], []
+def measure(entries: list[tuple[str, Any]], queries: list[Any], report: list[dict]) -> dict[str, dict]:
+    """Every entry on every query, interleaved (query by query, the entries in turn), after a warm-up pass.
+
+    Interleaving puts an anchor and the measurements compared with it under the same load: on a shared
+    machine whose load changes by the minute, timing them one after the other made their ratios noise.
+    """
+    for _, run in entries:  # warm-up: caches, prepared plans, connection
+        for query in queries:
+            run(query)
+    timings: dict[str, list[float]] = {name: [] for name, _ in entries}
+    extras: dict[str, list[Any]] = {name: [] for name, _ in entries}
     for query in queries:
-        started = time.perf_counter()
-        extra = run(query)
-        timings.append((time.perf_counter() - started) * 1000)
-        extras.append(extra)
-    row = {
-        "name": name,
-        "queries": len(queries),
-        "p50_ms": round(percentile(timings, 0.50), 3),
-        "p95_ms": round(percentile(timings, 0.95), 3),
-        "p99_ms": round(percentile(timings, 0.99), 3),
-        "mean_ms": round(statistics.fmean(timings), 3),
-    }
-    if extras and isinstance(extras[0], dict):
-        for key in extras[0]:
-            values = [extra[key] for extra in extras]
-            row[key] = round(statistics.fmean(values), 4) if isinstance(values[0], (int, float)) else _tally(values)
-    report.append(row)
-    print(f"  {name:48s} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
-          + "".join(f"  {k}={row[k]}" for k in row if k not in ("name", "queries", "p50_ms", "p95_ms", "p99_ms",
-                                                                  "mean_ms")), flush=True)  # fmt: skip
-    return row
+        for name, run in entries:
+            started = time.perf_counter()
+            extra = run(query)
+            timings[name].append((time.perf_counter() - started) * 1000)
+            extras[name].append(extra)
+    rows = {}
+    for name, _ in entries:
+        row = {
+            "name": name,
+            "queries": len(queries),
+            "p50_ms": round(percentile(timings[name], 0.50), 3),
+            "p95_ms": round(percentile(timings[name], 0.95), 3),
+            "p99_ms": round(percentile(timings[name], 0.99), 3),
+            "mean_ms": round(statistics.fmean(timings[name]), 3),
+        }
+        if extras[name] and isinstance(extras[name][0], dict):
+            for key in extras[name][0]:
+                values = [extra[key] for extra in extras[name]]
+                row[key] = round(statistics.fmean(values), 4) if isinstance(values[0], (int, float)) else _tally(values)
+        report.append(row)
+        rows[name] = row
+        print(f"  {name:52s} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
+              + "".join(f"  {k}={row[k]}" for k in row if k not in ("name", "queries", "p50_ms", "p95_ms", "p99_ms",
+                                                                      "mean_ms")), flush=True)  # fmt: skip
+    return rows
 
 
 def _tally(values: list[Any]) -> dict:
@@ -364,32 +394,50 @@ def main() -> None:
     def engine_bm25(item: tuple) -> None:
         bm25_search(collection=item[1], query=item[0].text, limit=10, filters=none)
 
-    anchor_text = measure("anchor: pg_textsearch bm25 top-10 (whole table)", anchor_bm25, plan, rows)
-    measure("bm25 top-10, ids and scores (bm25_search)", engine_bm25, plan, rows)
-    text_contents = measure("bm25 top-10 with contents (search)", run_search("bm25", none, vector=False), plan, rows)
-    anchor_vector = measure("anchor: plain HNSW top-10 (whole table)", anchor_hnsw, plan, rows)
-    measure("vector top-10 (tenant's collection)", run_search("vector", none, text=False), plan, rows)
-    measure("vector top-10 + metadata filter (1% of table)", run_search("vector", some, text=False), plan, rows)
-    hybrids = {
-        fusion: measure(f"hybrid top-10, {fusion} (100 candidates per list)", run_search("hybrid", none, fusion=fusion),
-                        plan, rows)
-        for fusion in FUSIONS
-    }  # fmt: skip
-    measure(f"hybrid top-10 + metadata filter, {DEFAULT_FUSION}", run_search("hybrid", some), plan, rows)
-    # Collections of at most EXACT_SCAN_MAX documents are compared exactly; the graph walk, as for larger ones:
-    exact_max, selectors.EXACT_SCAN_MAX = selectors.EXACT_SCAN_MAX, 0
-    graph = measure(f"hybrid top-10, {DEFAULT_FUSION}, HNSW path forced", run_search("hybrid", none), plan, rows)
-    selectors.EXACT_SCAN_MAX = exact_max
+    def forced_graph(run: Any) -> Any:
+        """Collections of at most EXACT_SCAN_MAX documents are compared exactly: this runs the graph walk instead."""
+
+        def forced(item: tuple) -> Any:
+            exact_max, selectors.EXACT_SCAN_MAX = selectors.EXACT_SCAN_MAX, 0
+            try:
+                return run(item)
+            finally:
+                selectors.EXACT_SCAN_MAX = exact_max
+
+        return forced
+
+    anchor_text, text_contents = "anchor: pg_textsearch bm25 top-10 (whole table)", "bm25 top-10 with contents (search)"
+    anchor_vector, hybrid, graph = (
+        "anchor: plain HNSW top-10 (whole table)",
+        f"hybrid top-10, {DEFAULT_FUSION} (100 candidates per list)",
+        f"hybrid top-10, {DEFAULT_FUSION}, HNSW path forced",
+    )
+    entries = [
+        (anchor_text, anchor_bm25),
+        ("bm25 top-10, ids and scores (bm25_search)", engine_bm25),
+        (text_contents, run_search("bm25", none, vector=False)),
+        (anchor_vector, anchor_hnsw),
+        ("vector top-10 (tenant's collection)", run_search("vector", none, text=False)),
+        ("vector top-10 + metadata filter (1% of table)", run_search("vector", some, text=False)),
+        *((f"hybrid top-10, {f} (100 candidates per list)", run_search("hybrid", none, fusion=f)) for f in FUSIONS),
+        (f"hybrid top-10 + metadata filter, {DEFAULT_FUSION}", run_search("hybrid", some)),
+        (graph, forced_graph(run_search("hybrid", none))),
+    ]
+    measured = measure(entries, plan, rows)
+
+    def p95(name: str) -> float:
+        return measured[name]["p95_ms"]
+
     report["queries"] = rows
     ratios = {
-        "bm25 with contents / pg_textsearch (p95, target <= 3)": text_contents["p95_ms"] / anchor_text["p95_ms"],
-        f"hybrid {DEFAULT_FUSION} / plain HNSW (p95, target <= 4)": hybrids[DEFAULT_FUSION]["p95_ms"]
-        / anchor_vector["p95_ms"],
+        "bm25 with contents / pg_textsearch (p95, target <= 3)": p95(text_contents) / p95(anchor_text),
+        f"hybrid {DEFAULT_FUSION} / plain HNSW (p95, target <= 4)": p95(hybrid) / p95(anchor_vector),
+        f"hybrid {DEFAULT_FUSION}, HNSW path forced / plain HNSW (p95)": p95(graph) / p95(anchor_vector),
     }
-    ratios[f"hybrid {DEFAULT_FUSION}, HNSW path forced / plain HNSW (p95)"] = graph["p95_ms"] / anchor_vector["p95_ms"]
     for fusion in FUSIONS:
         if fusion != DEFAULT_FUSION:
-            ratios[f"hybrid {fusion} / plain HNSW (p95)"] = hybrids[fusion]["p95_ms"] / anchor_vector["p95_ms"]
+            name = f"hybrid top-10, {fusion} (100 candidates per list)"
+            ratios[f"hybrid {fusion} / plain HNSW (p95)"] = p95(name) / p95(anchor_vector)
     report["latency_ratios"] = {name: round(value, 2) for name, value in ratios.items()}
     for name, value in ratios.items():
         print(f"  ratio {name}: {value:.2f}x", flush=True)
@@ -430,20 +478,8 @@ def main() -> None:
                 f"index in place); WAL per document {wal_kb:.1f} kB, {fpi:.2f} full-page images",
                 flush=True,
             )
-    print(f"anchor: bare HNSW inserts ({BARE_TABLE}: {args.docs} vectors, the same index); {load()}", flush=True)
-    built = bare_hnsw_prepare()
-    print(f"  built its index in {built:.1f} s", flush=True)
-    for run, writers in enumerate((1, 4)):  # the very vectors that round 1 wrote with as many writers
-        rate = bare_hnsw_throughput(writers, args.ingest_docs // writers, 10_000_000 + run * args.ingest_docs)
-        report[f"bare_hnsw_inserts_per_second_{writers}"] = round(rate)
-        ingested = report[f"ingest_docs_per_second_{writers}_writer{'s' if writers > 1 else ''}"]
-        ratio = max(ingested) / rate
-        report[f"ingest_to_bare_hnsw_ratio_{writers}"] = round(ratio, 2)
-        print(
-            f"  {writers} writer(s): {rate:.0f} rows/s; ingest (best round) / bare: {ratio:.2f} (target >= 0.8)",
-            flush=True,
-        )
-    sql(f"DROP TABLE {BARE_TABLE}")
+    if args.ingest_rounds:
+        bare_hnsw_anchor(args, report)
     if args.import_docs:
         rate, summary = import_command_throughput(tenants[0], args.import_docs, offset)
         report["import_documents_docs_per_second"] = round(rate)
