@@ -22,7 +22,8 @@ so the scan is iterative (`hnsw.iterative_scan = relaxed_order`, pgvector >=
 filter, an older pgvector, `max_scan_tuples` reached), an exact scan of the
 filtered rows answers instead. With extra filters (metadata, agent, task
 type, dates) an exact scan is tried first, when at most EXACT_SCAN_MAX rows
-pass them: cheaper there than walking the graph for matches.
+pass them: cheaper there than walking the graph for matches; without filters, a
+collection of at most EXACT_SCAN_MAX documents is compared exactly too.
 
 Hybrid: the two candidate lists fused by search/fusion.py: distribution-based score fusion by default, also
 min-max (`relative`) or reciprocal rank fusion, each computed exactly as its SQL function does (tests compare them).
