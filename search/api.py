@@ -22,6 +22,7 @@ from mcpadmin.api.serializers import JSONObjectField, StrictIntegerField, Strict
 from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
+from search.fusion import DEFAULT_FUSION, FUSIONS
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
 from search.policy import document_hidden_fields
 from search.selectors import collection_document, collection_readable, collection_statistics, search
@@ -141,6 +142,25 @@ class FiltersSerializer(StrictSerializer):
     created_before = serializers.DateTimeField(required=False)
 
 
+class WeightField(serializers.FloatField):
+    """A JSON number (not a string, not a boolean), finite, at least 0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class WeightsSerializer(StrictSerializer):
+    bm25 = WeightField(min_value=0, required=False, help_text="Weight of the BM25 list (1).")
+    vector = WeightField(min_value=0, required=False, help_text="Weight of the vector list (1).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs and attrs.get("bm25", 1.0) == 0 and attrs.get("vector", 1.0) == 0:
+            raise serializers.ValidationError("At least one weight above 0.")
+        return attrs
+
+
 class SearchRequestSerializer(StrictSerializer):
     collection = serializers.CharField(max_length=255, required=False, help_text="A collection of the caller's tenant.")
     collection_id = serializers.UUIDField(
@@ -152,7 +172,13 @@ class SearchRequestSerializer(StrictSerializer):
     mode = serializers.ChoiceField(choices=["hybrid", "bm25", "vector"], default="hybrid")
     k = StrictIntegerField(min_value=1, max_value=100, default=10)
     filters = FiltersSerializer(required=False)
-    rrf_k = StrictIntegerField(min_value=1, max_value=100_000, default=60)
+    fusion = serializers.ChoiceField(
+        choices=list(FUSIONS),
+        default=DEFAULT_FUSION,
+        help_text="Hybrid: dbsf (distribution-based score fusion, the default), relative (min-max) or rrf.",
+    )
+    weights = WeightsSerializer(required=False, help_text="Per-list weights of the fusion (1 each).")
+    rrf_k = StrictIntegerField(min_value=1, max_value=100_000, default=60, help_text="k of fusion rrf.")
     candidates = StrictIntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +194,9 @@ class SearchRequestSerializer(StrictSerializer):
 class ListScoreSerializer(serializers.Serializer):
     rank = serializers.IntegerField(help_text="Rank in that list (equal scores share a rank).")
     score = serializers.FloatField()
+    normalized = serializers.FloatField(
+        allow_null=True, help_text="Hybrid: the score as the fusion normalised it (rrf: 1 / (rrf_k + rank))."
+    )
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -179,10 +208,16 @@ class SearchHitSerializer(serializers.Serializer):
     agent_id = serializers.CharField(allow_null=True)
     task_type = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
-    score = serializers.FloatField(help_text="hybrid: the fused RRF score; bm25: BM25; vector: cosine similarity.")
+    score = serializers.FloatField(help_text="hybrid: the fused score; bm25: BM25; vector: cosine similarity.")
     fused_score = serializers.FloatField()
     bm25 = ListScoreSerializer(allow_null=True)
     vector = ListScoreSerializer(allow_null=True)
+
+
+class FusionUsedSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text="dbsf, relative or rrf.")
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="bm25 and vector.")
+    rrf_k = serializers.IntegerField(allow_null=True, help_text="rrf only.")
 
 
 class SearchResponseSerializer(serializers.Serializer):
@@ -190,6 +225,7 @@ class SearchResponseSerializer(serializers.Serializer):
     mode = serializers.CharField()
     mode_used = serializers.CharField(help_text="What ran: hybrid, bm25 or vector.")
     vector_method = serializers.CharField(allow_null=True, help_text="hnsw, exact, or none.")
+    fusion = FusionUsedSerializer(allow_null=True, help_text="The fusion that ran (null unless mode_used is hybrid).")
     query_terms = serializers.ListField(child=serializers.CharField(), help_text="The analyzer's lexemes.")
     notes = serializers.ListField(child=serializers.CharField())
     results = SearchHitSerializer(many=True)
@@ -231,7 +267,8 @@ def _filters_from_query(params: Any) -> DocumentFilters:
     return DocumentFilters(**data.validated_data)
 
 
-def _document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
+def document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
+    """Validated items of `DocumentItemSerializer` as the service's inputs (also for `import_documents`)."""
     return [
         DocumentInput(
             content=item["content"],
@@ -310,7 +347,7 @@ class CollectionDocumentsView(PlatformAPIView):
             actor=self.actor,
             tenant=self.actor.tenant,
             collection=collection,
-            documents=_document_inputs(data.validated_data["documents"]),
+            documents=document_inputs(data.validated_data["documents"]),
         )
         created = sum(1 for _, is_new in result.documents if is_new)
         body = {
@@ -363,7 +400,7 @@ class DocumentDetailView(PlatformAPIView):
 
 @extend_schema(tags=["search"])
 class SearchView(PlatformAPIView):
-    """BM25, vector or hybrid (RRF) search of one of the caller's collections. A read: user keys may search."""
+    """BM25, vector or hybrid search (fused by score or by rank) of a readable collection. Users may search."""
 
     service = "search"
 
@@ -393,12 +430,22 @@ class SearchView(PlatformAPIView):
             filters=filters,
             rrf_k=values["rrf_k"],
             candidates=values["candidates"],
+            fusion=values["fusion"],
+            weights=values.get("weights"),
         )
+        fusion = result.fusion
         body = {
             "collection": target.name,
             "mode": result.mode,
             "mode_used": result.mode_used,
             "vector_method": result.vector_method,
+            "fusion": None
+            if fusion is None
+            else {
+                "method": fusion.method,
+                "weights": {"bm25": fusion.bm25_weight, "vector": fusion.vector_weight},
+                "rrf_k": fusion.rrf_k if fusion.method == "rrf" else None,
+            },
             "query_terms": result.query_terms,
             "notes": result.notes,
             "results": [redacted(hit, hidden) for hit in result.results],
