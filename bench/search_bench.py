@@ -485,7 +485,7 @@ def main() -> None:
         report["import_documents_docs_per_second"] = round(rate)
         print(f"manage.py import_documents, {args.import_docs} documents: {rate:.0f} documents/s ({summary})")
     for collection in Collection.objects.filter(name=INGEST_COLLECTION):
-        documents_delete(actor=BENCH, collection=collection, filters=DocumentFilters())  # all of them
+        documents_delete(actor=BENCH, collection=collection, filters=DocumentFilters.everything())
     started = time.monotonic()
     sql("VACUUM mcp.embeddings")  # the removed documents' HNSW entries would slow the next run down
     print(f"  VACUUM after removing them: {time.monotonic() - started:.0f} s", flush=True)

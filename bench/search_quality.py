@@ -175,7 +175,7 @@ def main() -> None:
     name = f"cranfield-{model}"
     existing = collection_named(tenant, name)
     if existing is not None:
-        documents_delete(actor=command, collection=existing, filters=DocumentFilters())  # all of them
+        documents_delete(actor=command, collection=existing, filters=DocumentFilters.everything())
     for start in range(0, len(ids), 500):
         documents_ingest(
             actor=command,
