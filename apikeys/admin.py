@@ -33,6 +33,7 @@ from apikeys.services import (
     apikey_rotate,
     key_state,
 )
+from mcpadmin.adminkit import ModelAdmin, TabularInline
 from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
@@ -105,7 +106,7 @@ class RotateForm(forms.Form):
     )
 
 
-class ChildKeyInline(admin.TabularInline):
+class ChildKeyInline(TabularInline):
     model = ApiKey
     fk_name = "parent_key"
     verbose_name = "child key"
@@ -133,7 +134,7 @@ def _apply_form_error(form: forms.Form, error: DomainError) -> None:
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin):
     list_display = (
         "name", "shown_key", "key_type", "tenant", "parent_link", "state", "expires_at", "last_used_at", "created_at",
     )  # fmt: skip
@@ -275,7 +276,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RateLimitBucket)
-class RateLimitBucketAdmin(admin.ModelAdmin):
+class RateLimitBucketAdmin(ModelAdmin):
     """Rate-limit state, read-only; deleting a bucket resets that key's (or client's) counters."""
 
     list_display = ("bucket", "minute_hits", "hour_hits", "day_hits", "tat", "updated_at")

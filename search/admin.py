@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
+from mcpadmin.adminkit import ModelAdmin
 from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
 from search.models import (
@@ -35,7 +36,7 @@ from search.services import collection_stats_fold, collection_stats_rebuild
 from search.vectors import vector_problem
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

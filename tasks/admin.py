@@ -18,8 +18,10 @@ from django.http import HttpRequest
 from agents.models import AgentStatus
 from mcpadmin.adminkit import (
     IdempotencyRecordAdmin,
+    ModelAdmin,
     ReadOnlyAdmin,
     ServiceRefusalsAsMessages,
+    TabularInline,
     each_through_service,
     operator_actor,
 )
@@ -28,7 +30,7 @@ from tasks.models import Task, TaskDelegationHistory, TaskIdempotencyKey, TaskSt
 from tasks.services import task_create, task_escalate, task_transition, task_update
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(TabularInline):
     model = TaskStateTransition
     extra = 0
     can_delete = False
@@ -43,7 +45,7 @@ class TransitionInline(admin.TabularInline):
         return False
 
 
-class DelegationInline(admin.TabularInline):
+class DelegationInline(TabularInline):
     model = TaskDelegationHistory
     fk_name = "task"
     extra = 0
@@ -88,7 +90,7 @@ class TaskAdminForm(forms.ModelForm):
 
 
 @admin.register(Task)
-class TaskAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+class TaskAdmin(ServiceRefusalsAsMessages, ModelAdmin):
     form = TaskAdminForm
     list_display = ("title", "tenant", "status", "priority", "assigned_agent", "delegation_count", "status_changed_at",
                     "created_at")  # fmt: skip

@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from mcpadmin.adminkit import ModelAdmin, StackedInline
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant, TenantConfig
 from tenants.selectors import service_tokens_public
@@ -61,7 +62,7 @@ class TenantConfigForm(forms.ModelForm):
         return data
 
 
-class TenantConfigInline(admin.StackedInline):
+class TenantConfigInline(StackedInline):
     model = TenantConfig
     form = TenantConfigForm
     can_delete = False
@@ -80,7 +81,7 @@ class TenantConfigInline(admin.StackedInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ModelAdmin):
     list_display = ("name", "id", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "=id")
@@ -112,7 +113,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantConfig)
-class TenantConfigAdmin(admin.ModelAdmin):
+class TenantConfigAdmin(ModelAdmin):
     """Read-only overview; configuration is edited on its tenant's page."""
 
     list_display = ("tenant", "origins", "updated_at")

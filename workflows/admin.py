@@ -10,7 +10,14 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from mcpadmin.adminkit import IdempotencyRecordAdmin, ServiceRefusalsAsMessages, each_through_service, operator_actor
+from mcpadmin.adminkit import (
+    IdempotencyRecordAdmin,
+    ModelAdmin,
+    ServiceRefusalsAsMessages,
+    TabularInline,
+    each_through_service,
+    operator_actor,
+)
 from mcpadmin.core.errors import DomainError
 from tasks.models import Task
 from workflows.definition import validate_definition
@@ -55,7 +62,7 @@ class WorkflowAdminForm(forms.ModelForm):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+class WorkflowAdmin(ServiceRefusalsAsMessages, ModelAdmin):
     form = WorkflowAdminForm
     list_display = ("name", "tenant", "workflow_type", "status", "version", "running_executions", "updated_at")
     list_filter = ("workflow_type", "status", "tenant")
@@ -132,7 +139,7 @@ class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
         self._move(request, queryset, WorkflowStatus.ARCHIVED)
 
 
-class ExecutionTaskInline(admin.TabularInline):
+class ExecutionTaskInline(TabularInline):
     model = Task
     fk_name = "workflow_execution"
     extra = 0
@@ -150,7 +157,7 @@ class ExecutionTaskInline(admin.TabularInline):
 
 
 @admin.register(WorkflowExecution)
-class WorkflowExecutionAdmin(admin.ModelAdmin):
+class WorkflowExecutionAdmin(ModelAdmin):
     """Read-only: executions change through the engine; "Cancel selected executions" calls `execution_cancel`."""
 
     list_display = ("id", "workflow", "tenant", "status", "progress", "started_at", "completed_at")
