@@ -22,7 +22,8 @@ from django.utils.html import format_html
 
 from agents.models import Agent
 from apikeys import keys
-from apikeys.models import ApiKey, RateLimitBucket
+from apikeys.models import ApiKey, RateLimitBucket, RateLimitRefusal
+from apikeys.selectors import apikeys_expiring_soon
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
@@ -33,7 +34,7 @@ from apikeys.services import (
     apikey_rotate,
     key_state,
 )
-from mcpadmin.adminkit import ModelAdmin, TabularInline
+from mcpadmin.adminkit import ModelAdmin, ReadOnlyAdmin, TabularInline
 from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
@@ -44,7 +45,12 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "active"), ("expired", "expired"), ("revoked", "revoked")]
+        return [
+            ("active", "active"),
+            ("expiring", "expiring within 7 days"),
+            ("expired", "expired"),
+            ("revoked", "revoked"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         now = timezone.now()
@@ -52,6 +58,8 @@ class StateFilter(admin.SimpleListFilter):
             return queryset.filter(is_active=True, revoked_at__isnull=True).filter(
                 Q(expires_at__isnull=True) | Q(expires_at__gt=now)
             )
+        if self.value() == "expiring":
+            return apikeys_expiring_soon(queryset, now)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if self.value() == "revoked":
@@ -288,4 +296,18 @@ class RateLimitBucketAdmin(ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RateLimitRefusal)
+class RateLimitRefusalAdmin(ReadOnlyAdmin):
+    """Calls refused by the rate limits, per tenant, key type and minute (recorded by `ratelimit.record_refusal`)."""
+
+    list_display = ("minute_start", "tenant", "key_type", "refusals")
+    list_filter = ("key_type", "tenant")
+    list_select_related = ("tenant",)
+    ordering = ("-minute_start",)
+    date_hierarchy = "minute_start"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

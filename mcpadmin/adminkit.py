@@ -75,7 +75,7 @@ def operator_time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo("UTC")
 
 
-def when(moment: datetime | str | None) -> str:
+def human_time(moment: datetime | str | None) -> str:
     """A time as an operator reads it: local date and time with its zone, and how long ago (or until) it is.
 
     Accepts the ISO 8601 strings the engine keeps in JSON state too."""
