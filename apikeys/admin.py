@@ -12,7 +12,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import AdminForm
-from django.db.models import Q, QuerySet
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -67,12 +70,25 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: A key's path from its root: the names and ids of its ancestors and itself, root first. Sorting by it lists
+#: every key right under its parent (a tree, depth first); its length is the key's depth + 1.
+_TREE_PATH_SQL = """
+(WITH RECURSIVE up(id, parent_key_id, path) AS (
+    SELECT k.id, k.parent_key_id, ARRAY[k.name || ' ' || k.id::text] FROM api_keys k WHERE k.id = api_keys.id
+    UNION ALL
+    SELECT p.id, p.parent_key_id, (p.name || ' ' || p.id::text) || up.path
+      FROM api_keys p JOIN up ON p.id = up.parent_key_id
+)
+SELECT path FROM up WHERE parent_key_id IS NULL)
+"""
+
+
 class HasParentFilter(admin.SimpleListFilter):
     title = "hierarchy"
     parameter_name = "hierarchy"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("root", "root keys"), ("child", "child keys")]
+        return [("tree", "all, as a tree (parent → children)"), ("root", "root keys"), ("child", "child keys")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() == "root":
@@ -144,7 +160,8 @@ def _apply_form_error(form: forms.Form, error: DomainError) -> None:
 @admin.register(ApiKey)
 class ApiKeyAdmin(ModelAdmin):
     list_display = (
-        "name", "shown_key", "key_type", "tenant", "parent_link", "state", "expires_at", "last_used_at", "created_at",
+        "tree_name", "shown_key", "key_type", "tenant", "parent_link", "children", "state", "expires_at",
+        "last_used_at", "created_at",
     )  # fmt: skip
     list_filter = (StateFilter, "key_type", HasParentFilter, "tenant")
     search_fields = ("name", "=key_prefix", "tenant__name")
@@ -157,6 +174,33 @@ class ApiKeyAdmin(ModelAdmin):
     inlines = [ChildKeyInline]
     actions = ["revoke_selected"]
     change_form_template = "admin/apikeys/apikey/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        children = ApiKey.objects.filter(parent_key=OuterRef("pk")).values("parent_key").annotate(n=Count("*"))
+        keys = ApiKey.objects.annotate(child_count=Coalesce(Subquery(children.values("n")), 0))
+        if request.GET.get("hierarchy") == "tree":  # HasParentFilter's "as a tree": sorted by path (get_ordering)
+            path = RawSQL(_TREE_PATH_SQL, [], output_field=ArrayField(TextField()))  # noqa: S611 constant SQL, no input
+            keys = keys.annotate(tree_path=path)
+        ordering = self.get_ordering(request)  # as ModelAdmin.get_queryset, after the annotations it may sort by
+        return keys.order_by(*ordering) if ordering else keys
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        """The tree view (`?hierarchy=tree`) lists each key right under its parent."""
+        return ("tree_path", "pk") if request.GET.get("hierarchy") == "tree" else super().get_ordering(request)
+
+    @admin.display(description="name", ordering="name")
+    def tree_name(self, obj: ApiKey) -> str:
+        depth = len(getattr(obj, "tree_path", None) or [None]) - 1
+        if depth <= 0:
+            return obj.name
+        return format_html('<span style="padding-left:{}rem">↳ {}</span>', 1.25 * depth, obj.name)
+
+    @admin.display(description="children", ordering="child_count")
+    def children(self, obj: ApiKey) -> str:
+        if not obj.child_count:
+            return "0"
+        url = reverse("admin:apikeys_apikey_changelist") + f"?parent_key__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.child_count)
 
     @admin.display(description="key")
     def shown_key(self, obj: ApiKey) -> str:

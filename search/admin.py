@@ -85,8 +85,15 @@ def _counter_sum(column: str) -> Subquery:
     return Subquery(sums)
 
 
+class CollectionOfTenantField(forms.ModelChoiceField):
+    """Collections of different tenants may share a name: the picker names the tenant too."""
+
+    def label_from_instance(self, obj: Collection) -> str:
+        return f"{obj.tenant.name} / {obj.name}"
+
+
 class ConsoleForm(forms.Form):
-    collection = forms.ModelChoiceField(
+    collection = CollectionOfTenantField(
         queryset=Collection.objects.select_related("tenant").order_by("tenant__name", "name"),
         help_text="tenant / collection",
     )

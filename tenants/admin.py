@@ -13,8 +13,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 
-from mcpadmin.adminkit import ModelAdmin, StackedInline
+from mcpadmin.adminkit import ModelAdmin, StackedInline, human_time
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant, TenantConfig
 from tenants.selectors import service_tokens_public
@@ -75,7 +76,11 @@ class TenantConfigInline(StackedInline):
     def service_tokens_shown(self, obj: TenantConfig) -> str:
         tokens = service_tokens_public(obj) if obj.pk else []
         return (
-            ", ".join(f"{t['provider']} (…{t['last4'] or '····'}, {(t['updated_at'] or '')[:19]})" for t in tokens)
+            format_html_join(
+                ", ",
+                "{} (…{}, {})",
+                ((t["provider"], t["last4"] or "····", human_time(t["updated_at"])) for t in tokens),
+            )
             or "-"
         )
 
