@@ -192,8 +192,8 @@ class ApiKeyAdmin(ModelAdmin):
     def tree_name(self, obj: ApiKey) -> str:
         depth = len(getattr(obj, "tree_path", None) or [None]) - 1
         if depth <= 0:
-            return obj.name
-        return format_html('<span style="padding-left:{}rem">↳ {}</span>', 1.25 * depth, obj.name)
+            return format_html('<span style="white-space:nowrap">{}</span>', obj.name)
+        return format_html('<span style="white-space:nowrap;padding-left:{}rem">↳ {}</span>', 1.25 * depth, obj.name)
 
     @admin.display(description="children", ordering="child_count")
     def children(self, obj: ApiKey) -> str:

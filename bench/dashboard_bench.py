@@ -102,13 +102,24 @@ def fill(tenant_id: uuid.UUID, *, tasks: int, agents: int, executions: int) -> N
             cursor.execute(f"VACUUM ANALYZE {table}")  # the steady state autovacuum keeps: index-only scans
 
 
-def timed(client: Client, url: str) -> float:
+def timed(client: Client, url: str) -> tuple[float, float, int]:
+    """Milliseconds for the whole request, milliseconds of it spent in SQL statements, and their number."""
+    in_sql: list[float] = []
+
+    def record(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            in_sql.append((time.perf_counter() - started) * 1000)
+
     started = time.perf_counter()
-    response = client.get(url)
+    with connection.execute_wrapper(record):
+        response = client.get(url)
     elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise SystemExit(f"{url}: {response.status_code}")
-    return elapsed
+    return elapsed, sum(in_sql), len(in_sql)
 
 
 def main() -> None:
@@ -145,15 +156,22 @@ def main() -> None:
             for _ in range(3):
                 timed(client, url)
         samples: dict[str, list[float]] = {name: [] for name in pages}
+        sql: dict[str, list[float]] = {name: [] for name in pages}
+        statements: dict[str, int] = {}
         for _ in range(args.rounds):
             for name, url in pages.items():
-                samples[name].append(timed(client, url))
+                total, in_sql, statements[name] = timed(client, url)
+                samples[name].append(total)
+                sql[name].append(in_sql)
 
         load = os.getloadavg()[0]
-        print(f"{args.rounds} rounds, load average {load:.2f}")
+        print(f"{args.rounds} rounds, load average {load:.2f} on {os.cpu_count()} cores")
         anchor = percentile(samples["anchor: tenant list"], 0.5)
         for name, values in samples.items():
-            print(f"{name:24s} {summary(values)}  p50/anchor {percentile(values, 0.5) / anchor:5.2f}")
+            print(
+                f"{name:24s} {summary(values)}  p50/anchor {percentile(values, 0.5) / anchor:5.2f}  "
+                f"SQL p50 {percentile(sql[name], 0.5):6.1f} ms in {statements[name]} statements"
+            )
         worst = max(percentile(samples[name], 0.95) for name in pages if name.startswith("overview"))
         print(f"overview p95 {worst:.1f} ms: {'within' if worst < 200 else 'OVER'} the 200 ms target")
     finally:

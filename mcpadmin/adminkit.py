@@ -88,7 +88,10 @@ def human_time(moment: datetime | str | None) -> str:
             return moment
     local = timezone.localtime(moment)
     now = timezone.now()
-    relative = f"{timesince(moment, now)} ago" if moment <= now else f"in {timesince(now, moment)}"
+    if abs((now - moment).total_seconds()) < 60:
+        relative = "just now"
+    else:
+        relative = f"{timesince(moment, now)} ago" if moment <= now else f"in {timesince(now, moment)}"
     return format_html(
         '<span title="{}">{} <small>({})</small></span>',
         moment.isoformat(),

@@ -66,3 +66,26 @@ def test_the_theme_serves_its_static_files_itself(client):
         assert finders.find(path), path
     page = client.get(reverse("admin:login")).content.decode()
     assert "https://" not in page.replace("https://unfoldadmin.com", "")
+
+
+def test_times_read_in_the_operator_zone_and_a_bad_zone_falls_back(rf, settings):
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+
+    from mcpadmin.adminkit import human_time, operator_time_zone
+
+    settings.MCPADMIN_OPERATOR_TIME_ZONE = "Europe/Paris"
+    request = rf.get("/admin/")
+    request.COOKIES["mcpadmin_tz"] = "Not/AZone"
+    assert str(operator_time_zone(request)) == "Europe/Paris"
+    request.COOKIES["mcpadmin_tz"] = "America/New_York"
+    assert str(operator_time_zone(request)) == "America/New_York"
+    with timezone.override(operator_time_zone(request)):
+        moment = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+        shown = human_time(moment)
+        assert "2026-01-15 07:00:00 EST" in shown
+        assert " ago)" in shown
+        assert "(in 2 hours)" in human_time(timezone.now() + timedelta(hours=2, minutes=1))
+        assert "just now" in human_time((timezone.now() - timedelta(seconds=5)).isoformat())
+    assert human_time(None) == "-"

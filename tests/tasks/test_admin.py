@@ -179,5 +179,5 @@ def test_history_rows_name_the_agent_and_the_actor_with_readable_times(admin_cli
     assert "worker-bee" in page, "the agent"
     assert "operator tester" in page, "the delegation's actor"
     assert "JST" in page, "times in the operator's zone"
-    assert " ago)" in page, "and how long ago"
+    assert "<small>(just now)</small>" in page, "and how long ago"
     assert str(transition.metadata["actor"]["api_key_id"]) not in page.replace(key_url, "")
