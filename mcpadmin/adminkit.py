@@ -44,7 +44,7 @@ class StackedInline(UnfoldStackedInline):
     """The base of every stacked inline."""
 
 
-#: The cookie in which the admin's page script stores the browser's IANA time zone (templates/admin/base_site.html).
+#: The cookie in which the admin's script (static/mcpadmin/operator_time_zone.js) stores the browser's IANA zone.
 TIME_ZONE_COOKIE = "mcpadmin_tz"
 
 
