@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_is_online, online_since
 from agents.services import agent_create, agent_update
-from mcpadmin.adminkit import ServiceRefusalsAsMessages, operator_actor
+from mcpadmin.adminkit import ModelAdmin, ServiceRefusalsAsMessages, operator_actor
 
 
 class OnlineFilter(admin.SimpleListFilter):
@@ -32,7 +32,7 @@ class OnlineFilter(admin.SimpleListFilter):
 
 
 @admin.register(Agent)
-class AgentAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+class AgentAdmin(ServiceRefusalsAsMessages, ModelAdmin):
     list_display = ("name", "tenant", "status", "online_badge", "last_seen_at", "created_at")
     list_filter = ("status", OnlineFilter, "tenant")
     search_fields = ("name", "tenant__name", "=id")

@@ -12,7 +12,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import AdminForm
-from django.db.models import Q, QuerySet
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -22,7 +25,8 @@ from django.utils.html import format_html
 
 from agents.models import Agent
 from apikeys import keys
-from apikeys.models import ApiKey, RateLimitBucket
+from apikeys.models import ApiKey, RateLimitBucket, RateLimitRefusal
+from apikeys.selectors import apikeys_expiring_soon
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
@@ -35,7 +39,7 @@ from apikeys.services import (
     client_metadata,
     key_state,
 )
-from mcpadmin.adminkit import operator_actor, refusal_text
+from mcpadmin.adminkit import ModelAdmin, ReadOnlyAdmin, TabularInline, operator_actor, refusal_text
 from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
@@ -46,7 +50,12 @@ class StateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "active"), ("expired", "expired"), ("revoked", "revoked")]
+        return [
+            ("active", "active"),
+            ("expiring", "expiring within 7 days"),
+            ("expired", "expired"),
+            ("revoked", "revoked"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         now = timezone.now()
@@ -54,6 +63,8 @@ class StateFilter(admin.SimpleListFilter):
             return queryset.filter(is_active=True, revoked_at__isnull=True).filter(
                 Q(expires_at__isnull=True) | Q(expires_at__gt=now)
             )
+        if self.value() == "expiring":
+            return apikeys_expiring_soon(queryset, now)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if self.value() == "revoked":
@@ -61,12 +72,25 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: A key's path from its root: the names and ids of its ancestors and itself, root first. Sorting by it lists
+#: every key right under its parent (a tree, depth first); its length is the key's depth + 1.
+_TREE_PATH_SQL = """
+(WITH RECURSIVE up(id, parent_key_id, path) AS (
+    SELECT k.id, k.parent_key_id, ARRAY[k.name || ' ' || k.id::text] FROM api_keys k WHERE k.id = api_keys.id
+    UNION ALL
+    SELECT p.id, p.parent_key_id, (p.name || ' ' || p.id::text) || up.path
+      FROM api_keys p JOIN up ON p.id = up.parent_key_id
+)
+SELECT path FROM up WHERE parent_key_id IS NULL)
+"""
+
+
 class HasParentFilter(admin.SimpleListFilter):
     title = "hierarchy"
     parameter_name = "hierarchy"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("root", "root keys"), ("child", "child keys")]
+        return [("tree", "all, as a tree (parent → children)"), ("root", "root keys"), ("child", "child keys")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() == "root":
@@ -108,7 +132,7 @@ class RotateForm(forms.Form):
     )
 
 
-class ChildKeyInline(admin.TabularInline):
+class ChildKeyInline(TabularInline):
     model = ApiKey
     fk_name = "parent_key"
     verbose_name = "child key"
@@ -156,10 +180,11 @@ class ApiKeyChangeForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin):
     form = ApiKeyChangeForm
     list_display = (
-        "name", "shown_key", "key_type", "tenant", "parent_link", "state", "expires_at", "last_used_at", "created_at",
+        "tree_name", "shown_key", "key_type", "tenant", "parent_link", "children", "state", "expires_at",
+        "last_used_at", "created_at",
     )  # fmt: skip
     list_filter = (StateFilter, "key_type", HasParentFilter, "tenant")
     search_fields = ("name", "=key_prefix", "tenant__name")
@@ -172,6 +197,33 @@ class ApiKeyAdmin(admin.ModelAdmin):
     inlines = [ChildKeyInline]
     actions = ["revoke_selected"]
     change_form_template = "admin/apikeys/apikey/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        children = ApiKey.objects.filter(parent_key=OuterRef("pk")).values("parent_key").annotate(n=Count("*"))
+        keys = ApiKey.objects.annotate(child_count=Coalesce(Subquery(children.values("n")), 0))
+        if request.GET.get("hierarchy") == "tree":  # HasParentFilter's "as a tree": sorted by path (get_ordering)
+            path = RawSQL(_TREE_PATH_SQL, [], output_field=ArrayField(TextField()))  # noqa: S611 constant SQL, no input
+            keys = keys.annotate(tree_path=path)
+        ordering = self.get_ordering(request)  # as ModelAdmin.get_queryset, after the annotations it may sort by
+        return keys.order_by(*ordering) if ordering else keys
+
+    def get_ordering(self, request: HttpRequest) -> Any:
+        """The tree view (`?hierarchy=tree`) lists each key right under its parent."""
+        return ("tree_path", "pk") if request.GET.get("hierarchy") == "tree" else super().get_ordering(request)
+
+    @admin.display(description="name", ordering="name")
+    def tree_name(self, obj: ApiKey) -> str:
+        depth = len(getattr(obj, "tree_path", None) or [None]) - 1
+        if depth <= 0:
+            return format_html('<span style="white-space:nowrap">{}</span>', obj.name)
+        return format_html('<span style="white-space:nowrap;padding-left:{}rem">↳ {}</span>', 1.25 * depth, obj.name)
+
+    @admin.display(description="children", ordering="child_count")
+    def children(self, obj: ApiKey) -> str:
+        if not obj.child_count:
+            return "0"
+        url = reverse("admin:apikeys_apikey_changelist") + f"?parent_key__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.child_count)
 
     @admin.display(description="key")
     def shown_key(self, obj: ApiKey) -> str:
@@ -304,7 +356,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RateLimitBucket)
-class RateLimitBucketAdmin(admin.ModelAdmin):
+class RateLimitBucketAdmin(ModelAdmin):
     """Rate-limit state, read-only; deleting a bucket resets that key's (or client's) counters."""
 
     list_display = ("bucket", "minute_hits", "hour_hits", "day_hits", "tat", "updated_at")
@@ -316,4 +368,18 @@ class RateLimitBucketAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RateLimitRefusal)
+class RateLimitRefusalAdmin(ReadOnlyAdmin):
+    """Calls refused by the rate limits, per tenant, key type and minute (recorded by `ratelimit.record_refusal`)."""
+
+    list_display = ("minute_start", "tenant", "key_type", "refusals")
+    list_filter = ("key_type", "tenant")
+    list_select_related = ("tenant",)
+    ordering = ("-minute_start",)
+    date_hierarchy = "minute_start"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

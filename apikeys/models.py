@@ -83,6 +83,28 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.key_type}, {self.key_prefix})"
 
 
+class RateLimitRefusal(models.Model):
+    """Calls refused by the rate limits, counted per tenant, key type and minute: what the overview shows as
+    "refused in the last hour". Bounded: a row exists only for a minute with refusals, and `purge_rate_limits`
+    drops rows older than its horizon. UNLOGGED like the buckets (see the migration)."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    key_type = models.CharField(max_length=20, choices=KeyType.choices)
+    minute_start = models.DateTimeField()
+    refusals = models.IntegerField(default=0, db_default=0)
+
+    class Meta:
+        db_table = "rate_limit_refusals"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "minute_start", "key_type"], name="rate_limit_refusals_unique")
+        ]
+        indexes = [models.Index(fields=["minute_start"], name="idx_rate_limit_refusals_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.refusals} refused at {self.minute_start:%Y-%m-%d %H:%M}"
+
+
 class RateLimitBucket(models.Model):
     """State of the rate limiter, one row per bucket (a key, a key and service, or a client's failures).
 

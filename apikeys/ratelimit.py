@@ -165,8 +165,24 @@ def record_auth_failure(client: str) -> Decision:
     return take_burst(f"authfail:{client}", BurstLimit(per_minute, per_minute), name="auth-failures")
 
 
-def purge(older_than: timedelta = timedelta(days=2)) -> int:
-    """Deletes buckets untouched for longer than any window (keys gone, clients gone)."""
+_REFUSAL_SQL = """
+INSERT INTO rate_limit_refusals AS r (tenant_id, key_type, minute_start, refusals)
+VALUES (%s, %s, date_trunc('minute', now()), 1)
+ON CONFLICT (tenant_id, minute_start, key_type) DO UPDATE SET refusals = r.refusals + 1
+"""
+
+
+def record_refusal(tenant_id: object, key_type: str) -> None:
+    """Counts one call of the tenant refused by its rate limits (one upsert; a row per tenant, key type and
+    minute), so operators see who is being throttled (the admin's overview)."""
     with connection.cursor() as cursor:
+        cursor.execute(_REFUSAL_SQL, [tenant_id, key_type])
+
+
+def purge(older_than: timedelta = timedelta(days=2)) -> int:
+    """Deletes buckets untouched for longer than any window (keys gone, clients gone), and refusal counts
+    older than that: returns the number of buckets deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM rate_limit_refusals WHERE minute_start < now() - %s", [older_than])
         cursor.execute("DELETE FROM rate_limit_buckets WHERE updated_at < now() - %s", [older_than])
         return cursor.rowcount

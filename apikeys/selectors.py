@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -18,6 +19,17 @@ WITH RECURSIVE tree AS (
 )
 SELECT id FROM tree
 """
+
+
+#: How far ahead a key counts as "expiring soon" (the admin's overview and its key list filter).
+EXPIRING_SOON = timedelta(days=7)
+
+
+def apikeys_expiring_soon(queryset: QuerySet[ApiKey], now: datetime) -> QuerySet[ApiKey]:
+    """Keys still working at `now` that stop within EXPIRING_SOON: what an operator must rotate this week."""
+    return queryset.filter(
+        is_active=True, revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + EXPIRING_SOON
+    )
 
 
 def apikey_descendant_ids(key_id: Any) -> list[Any]:

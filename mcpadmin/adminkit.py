@@ -1,21 +1,122 @@
-"""What every app's admin shares: the operator as an `Actor`, service refusals as messages, read-only stores.
+"""What every app's admin shares: the theme's base classes, the operator as an `Actor`, service refusals as
+messages, read-only stores, and times in the operator's time zone.
 
 The admin is an interface like the API: it calls the same services, so the
-same rules hold; these helpers keep each app's `admin.py` thin.
+same rules hold; these helpers keep each app's `admin.py` thin. Every
+ModelAdmin and inline derives from `ModelAdmin`, `TabularInline` or
+`StackedInline` here (django-unfold's), so the whole admin looks alike
+(`tests/test_admin_pages.py` checks every registered one).
 """
 
 from __future__ import annotations
 
 import hashlib
+import zoneinfo
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from unfold.admin import ModelAdmin as UnfoldModelAdmin
+from unfold.admin import StackedInline as UnfoldStackedInline
+from unfold.admin import TabularInline as UnfoldTabularInline
 
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError
+
+
+class ModelAdmin(UnfoldModelAdmin):
+    """The base of every ModelAdmin of the project (django-unfold's: one look, filters in a side sheet)."""
+
+
+class TabularInline(UnfoldTabularInline):
+    """The base of every tabular inline."""
+
+
+class StackedInline(UnfoldStackedInline):
+    """The base of every stacked inline."""
+
+
+#: The cookie in which the admin's script (static/mcpadmin/operator_time_zone.js) stores the browser's IANA zone.
+TIME_ZONE_COOKIE = "mcpadmin_tz"
+
+
+class OperatorTimeZoneMiddleware:
+    """Admin pages show times in the operator's time zone: the browser's (cookie `mcpadmin_tz`), else
+    MCPADMIN_OPERATOR_TIME_ZONE. Other paths (the API) keep UTC: their clients read ISO 8601 with an offset."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/admin/"):
+            return self.get_response(request)
+        timezone.activate(operator_time_zone(request))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def operator_time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
+    """The browser's zone when it named a real one, else the configured default (a bad cookie is ignored)."""
+    for name in (request.COOKIES.get(TIME_ZONE_COOKIE, ""), settings.MCPADMIN_OPERATOR_TIME_ZONE):
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            continue
+    return zoneinfo.ZoneInfo("UTC")
+
+
+def human_time(moment: datetime | str | None) -> str:
+    """A time as an operator reads it: local date and time with its zone, and how long ago (or until) it is.
+
+    Accepts the ISO 8601 strings the engine keeps in JSON state too."""
+    if moment in (None, ""):
+        return "-"
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    local = timezone.localtime(moment)
+    now = timezone.now()
+    if abs((now - moment).total_seconds()) < 60:
+        relative = "just now"
+    else:
+        relative = f"{timesince(moment, now)} ago" if moment <= now else f"in {timesince(now, moment)}"
+    return format_html(
+        '<span title="{}">{} <small>({})</small></span>',
+        moment.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        relative.replace("\xa0", " "),
+    )
+
+
+def actor_label(metadata: dict[str, Any] | None) -> str:
+    """Who acted, from the `metadata.actor` the services write on history rows (`Actor.audit()`): "operator
+    alice", "command escalate_tasks", an API key linked to its page, or the database user of a write that
+    bypassed the services."""
+    metadata = metadata or {}
+    actor = metadata.get("actor")
+    if isinstance(actor, dict):
+        if actor.get("api_key_id"):
+            url = reverse("admin:apikeys_apikey_change", args=[actor["api_key_id"]])
+            return format_html('<a href="{}">{} key</a>', url, actor.get("key_type") or "API")
+        source, name = actor.get("source") or "", actor.get("operator") or ""
+        if source in ("admin", "command"):
+            return f"{'operator' if source == 'admin' else 'command'} {name}"
+        return name or source or "-"
+    if metadata.get("source") == "database":
+        return f"database user {metadata.get('database_user') or '?'} ({metadata.get('application_name') or '-'})"
+    return "-"
 
 
 def operator_actor(request: HttpRequest) -> Actor:
@@ -71,7 +172,7 @@ class ServiceRefusalsAsMessages:
             return HttpResponseRedirect(request.get_full_path())
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """Rows written by the services with the change they record (history, stored keys): read-only here."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

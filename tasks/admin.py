@@ -18,9 +18,13 @@ from django.http import HttpRequest
 from agents.models import AgentStatus
 from mcpadmin.adminkit import (
     IdempotencyRecordAdmin,
+    ModelAdmin,
     ReadOnlyAdmin,
     ServiceRefusalsAsMessages,
+    TabularInline,
+    actor_label,
     each_through_service,
+    human_time,
     operator_actor,
 )
 from tasks import state_machine
@@ -28,13 +32,34 @@ from tasks.models import Task, TaskDelegationHistory, TaskIdempotencyKey, TaskSt
 from tasks.services import task_create, task_escalate, task_transition, task_update
 
 
-class TransitionInline(admin.TabularInline):
+class HistoryRowDisplay:
+    """History rows as an operator reads them: when (local time, how long ago), which agent, which actor
+    (operator, command, API key) from `metadata.actor`, and the rest of the metadata."""
+
+    @admin.display(description="when", ordering="created_at")
+    def when(self, obj: Any) -> str:
+        return human_time(obj.created_at)
+
+    @admin.display(description="actor")
+    def actor(self, obj: Any) -> str:
+        return actor_label(obj.metadata)
+
+    @admin.display(description="details")
+    def details(self, obj: Any) -> str:
+        rest = {name: value for name, value in (obj.metadata or {}).items() if name != "actor"}
+        return ", ".join(f"{name}: {value}" for name, value in rest.items()) or "-"
+
+
+class TransitionInline(HistoryRowDisplay, TabularInline):
     model = TaskStateTransition
     extra = 0
     can_delete = False
-    fields = ("created_at", "from_status", "to_status", "transitioned_by", "reason", "metadata")
+    fields = ("when", "from_status", "to_status", "transitioned_by", "actor", "reason", "details")
     readonly_fields = fields
     ordering = ("created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TaskStateTransition]:
+        return super().get_queryset(request).select_related("transitioned_by")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -43,14 +68,17 @@ class TransitionInline(admin.TabularInline):
         return False
 
 
-class DelegationInline(admin.TabularInline):
+class DelegationInline(HistoryRowDisplay, TabularInline):
     model = TaskDelegationHistory
     fk_name = "task"
     extra = 0
     can_delete = False
-    fields = ("created_at", "from_agent", "to_agent", "delegation_type", "reason", "metadata")
+    fields = ("when", "from_agent", "to_agent", "delegation_type", "actor", "reason", "details")
     readonly_fields = fields
     ordering = ("created_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TaskDelegationHistory]:
+        return super().get_queryset(request).select_related("from_agent", "to_agent")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -88,7 +116,7 @@ class TaskAdminForm(forms.ModelForm):
 
 
 @admin.register(Task)
-class TaskAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+class TaskAdmin(ServiceRefusalsAsMessages, ModelAdmin):
     form = TaskAdminForm
     list_display = ("title", "tenant", "status", "priority", "assigned_agent", "delegation_count", "status_changed_at",
                     "created_at")  # fmt: skip
@@ -197,17 +225,34 @@ class HistoryAdmin(ReadOnlyAdmin):
         return False
 
 
+class EventFilter(admin.SimpleListFilter):
+    """Escalations are transition rows with `metadata.event = "escalation"` (a partial index serves them)."""
+
+    title = "event"
+    parameter_name = "event"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("escalation", "escalations")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(metadata__event="escalation") if self.value() == "escalation" else queryset
+
+
 @admin.register(TaskStateTransition)
-class TaskStateTransitionAdmin(HistoryAdmin):
-    list_display = ("task", "from_status", "to_status", "transitioned_by", "created_at")
-    list_filter = ("to_status",)
+class TaskStateTransitionAdmin(HistoryRowDisplay, HistoryAdmin):
+    list_display = ("when", "task", "from_status", "to_status", "transitioned_by", "actor")
+    list_filter = ("to_status", EventFilter, ("task__tenant", admin.RelatedFieldListFilter))
     search_fields = ("=task__id", "task__title")
     list_select_related = ("task", "transitioned_by")
+    fields = ("task", "when", "from_status", "to_status", "transitioned_by", "actor", "reason", "details", "metadata")
+    readonly_fields = fields
 
 
 @admin.register(TaskDelegationHistory)
-class TaskDelegationHistoryAdmin(HistoryAdmin):
-    list_display = ("task", "from_agent", "to_agent", "delegation_type", "created_at")
-    list_filter = ("delegation_type",)
+class TaskDelegationHistoryAdmin(HistoryRowDisplay, HistoryAdmin):
+    list_display = ("when", "task", "from_agent", "to_agent", "delegation_type", "actor")
+    list_filter = ("delegation_type", ("task__tenant", admin.RelatedFieldListFilter))
     search_fields = ("=task__id", "task__title")
     list_select_related = ("task", "from_agent", "to_agent")
+    fields = ("task", "when", "from_agent", "to_agent", "delegation_type", "actor", "reason", "details", "metadata")
+    readonly_fields = fields

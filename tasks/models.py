@@ -146,6 +146,9 @@ class Task(models.Model):
             models.Index(fields=["tenant", "status", "-created_at"], name="idx_tasks_tenant_status"),
             models.Index(fields=["tenant", "assigned_agent", "status"], name="idx_tasks_tenant_agent_status"),
             models.Index(fields=["tenant", "-created_at"], name="idx_tasks_tenant_created"),
+            # The overview's last 24 hours across tenants (mcpadmin/dashboard.py): created, and ended.
+            models.Index(fields=["created_at"], name="idx_tasks_created"),
+            models.Index(fields=["completed_at"], name="idx_tasks_completed", condition=Q(completed_at__isnull=False)),
             models.Index(
                 fields=["status_changed_at"],
                 name="idx_tasks_escalation_due",
@@ -182,7 +185,10 @@ class TaskDelegationHistory(models.Model):
                 name="task_delegation_history_type_check",
             )
         ]
-        indexes = [models.Index(fields=["task"], name="idx_task_delegation_history_task")]
+        indexes = [
+            models.Index(fields=["task"], name="idx_task_delegation_history_task"),
+            models.Index(fields=["created_at"], name="idx_task_delegation_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.delegation_type or 'delegation'} of {self.task_id} to {self.to_agent_id}"
@@ -210,7 +216,13 @@ class TaskStateTransition(models.Model):
     class Meta:
         db_table = "task_state_transitions"
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["task"], name="idx_task_state_transitions_task")]
+        indexes = [
+            models.Index(fields=["task"], name="idx_task_state_transitions_task"),
+            # Escalations of the last 24 hours (the overview): only those rows, so the index stays small.
+            models.Index(
+                fields=["created_at"], name="idx_task_transitions_escalated", condition=Q(metadata__event="escalation")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.task_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -13,7 +13,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 
+from mcpadmin.adminkit import ModelAdmin, StackedInline, human_time
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant, TenantConfig
 from tenants.selectors import service_tokens_public
@@ -61,7 +63,7 @@ class TenantConfigForm(forms.ModelForm):
         return data
 
 
-class TenantConfigInline(admin.StackedInline):
+class TenantConfigInline(StackedInline):
     model = TenantConfig
     form = TenantConfigForm
     can_delete = False
@@ -74,13 +76,17 @@ class TenantConfigInline(admin.StackedInline):
     def service_tokens_shown(self, obj: TenantConfig) -> str:
         tokens = service_tokens_public(obj) if obj.pk else []
         return (
-            ", ".join(f"{t['provider']} (…{t['last4'] or '····'}, {(t['updated_at'] or '')[:19]})" for t in tokens)
+            format_html_join(
+                ", ",
+                "{} (…{}, {})",
+                ((t["provider"], t["last4"] or "····", human_time(t["updated_at"])) for t in tokens),
+            )
             or "-"
         )
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ModelAdmin):
     list_display = ("name", "id", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "=id")
@@ -112,7 +118,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantConfig)
-class TenantConfigAdmin(admin.ModelAdmin):
+class TenantConfigAdmin(ModelAdmin):
     """Read-only overview; configuration is edited on its tenant's page."""
 
     list_display = ("tenant", "origins", "updated_at")

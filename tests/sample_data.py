@@ -16,7 +16,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apikeys.models import RateLimitBucket
+from apikeys.models import RateLimitBucket, RateLimitRefusal
 from mcpadmin.core.actor import Actor
 from search.services import DocumentInput, collection_create, documents_ingest
 from tasks.models import TaskDelegationHistory, TaskIdempotencyKey, TaskStateTransition
@@ -35,6 +35,8 @@ def populate() -> None:
 
     parent = factories.api_key_row(tenant, key_type="admin")
     RateLimitBucket.objects.create(bucket=f"key:{parent.id}", minute_hits=1, minute_start=timezone.now())
+    minute = timezone.now().replace(second=0, microsecond=0)
+    RateLimitRefusal.objects.create(tenant=tenant, key_type="admin", minute_start=minute, refusals=3)
     factories.api_key_row(tenant, key_type="agent", parent_key=parent, agent=worker, allowed_services=["tasks"])
 
     task = factories.task(tenant, assigned_agent=worker, status="in_progress", workspace=space, created_by_key=parent)

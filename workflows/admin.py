@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from mcpadmin.adminkit import IdempotencyRecordAdmin, ServiceRefusalsAsMessages, each_through_service, operator_actor
+from mcpadmin.adminkit import (
+    IdempotencyRecordAdmin,
+    ModelAdmin,
+    ServiceRefusalsAsMessages,
+    TabularInline,
+    each_through_service,
+    human_time,
+    operator_actor,
+)
 from mcpadmin.core.errors import DomainError
-from tasks.models import Task
+from tasks.models import FINAL_TASK_STATUSES, Task
 from workflows.definition import validate_definition
 from workflows.models import (
     ExecutionStatus,
@@ -55,7 +65,7 @@ class WorkflowAdminForm(forms.ModelForm):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+class WorkflowAdmin(ServiceRefusalsAsMessages, ModelAdmin):
     form = WorkflowAdminForm
     list_display = ("name", "tenant", "workflow_type", "status", "version", "running_executions", "updated_at")
     list_filter = ("workflow_type", "status", "tenant")
@@ -132,7 +142,45 @@ class WorkflowAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
         self._move(request, queryset, WorkflowStatus.ARCHIVED)
 
 
-class ExecutionTaskInline(admin.TabularInline):
+#: How each state of a step looks on the execution page.
+STATE_STYLES = {
+    "waiting": "background:#e5e7eb;color:#374151",
+    "waiting for an agent": "background:#fef3c7;color:#92400e",
+    "held": "background:#e0e7ff;color:#3730a3",
+    "running": "background:#dbeafe;color:#1e40af",
+    "completed": "background:#dcfce7;color:#166534",
+    "skipped": "background:#f3f4f6;color:#6b7280",
+    "failed": "background:#fee2e2;color:#991b1b",
+    "cancelled": "background:#f3f4f6;color:#6b7280",
+}
+for _name, _style in list(STATE_STYLES.items()):
+    STATE_STYLES[_name] = f"{_style};border-radius:.25rem;padding:0 .4rem;font-size:.8rem"
+
+
+def _uuid(value: Any) -> Any:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return value
+
+
+def step_state(step: dict[str, Any], tasks_by_id: dict[Any, tuple[str, str | None]]) -> str:
+    """What a step is doing, for an operator: a running step none of whose open tasks has an agent is waiting for
+    one (its tasks stay pending until an agent qualifies), which "running" would hide. `tasks_by_id`: task id →
+    (status, agent name or None)."""
+    if step["status"] != "running":
+        return step["status"]
+    open_tasks = [
+        tasks_by_id[key]
+        for key in (_uuid(task["task_id"]) for task in step["tasks"] if task["task_id"])
+        if key in tasks_by_id and tasks_by_id[key][0] not in FINAL_TASK_STATUSES
+    ]
+    if open_tasks and all(agent is None for _, agent in open_tasks):
+        return "waiting for an agent"
+    return "running"
+
+
+class ExecutionTaskInline(TabularInline):
     model = Task
     fk_name = "workflow_execution"
     extra = 0
@@ -150,7 +198,7 @@ class ExecutionTaskInline(admin.TabularInline):
 
 
 @admin.register(WorkflowExecution)
-class WorkflowExecutionAdmin(admin.ModelAdmin):
+class WorkflowExecutionAdmin(ModelAdmin):
     """Read-only: executions change through the engine; "Cancel selected executions" calls `execution_cancel`."""
 
     list_display = ("id", "workflow", "tenant", "status", "progress", "started_at", "completed_at")
@@ -169,27 +217,59 @@ class WorkflowExecutionAdmin(admin.ModelAdmin):
         done = sum(step["status"] in ("completed", "skipped", "failed", "cancelled") for step in steps)
         return f"{done}/{len(steps)}"
 
-    @admin.display(description="per-step progress")
+    @admin.display(description="steps")
     def step_progress(self, obj: WorkflowExecution) -> str:
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
+        """The steps in definition order, each with its state, its tasks (linked, with their agents) and when it
+        last moved. A running step whose open tasks have no agent yet is "waiting for an agent", not "running"."""
+        steps = execution_steps(obj)
+        task_ids = [task["task_id"] for step in steps for task in step["tasks"] if task["task_id"]]
+        tasks_by_id = {
+            pk: (status, agent)
+            for pk, status, agent in Task.objects.filter(pk__in=task_ids).values_list(
+                "pk", "status", "assigned_agent__name"
+            )
+        }  # one query for the whole page
+        items = []
+        for number, step in enumerate(steps, start=1):
+            state = step_state(step, tasks_by_id)
+            tasks = format_html_join(
+                ", ",
+                '<a href="{}">{}</a> ({})',
                 (
+                    (
+                        reverse("admin:tasks_task_change", args=[task["task_id"]]),
+                        tasks_by_id.get(_uuid(task["task_id"]), (task["status"], None))[0],
+                        tasks_by_id.get(_uuid(task["task_id"]), (None, None))[1] or "no agent",
+                    )
+                    for task in step["tasks"]
+                    if task["task_id"]
+                ),
+            )
+            items.append(
+                format_html(
+                    '<li class="wf-step wf-{}"><strong>{}. {}</strong> <small>{}</small> '
+                    '<span class="wf-state" style="{}">{}</span> {} <small>{}</small>{}</li>',
+                    step["status"],
+                    number,
                     step["id"],
                     step["kind"],
-                    step["status"],
-                    ", ".join(f"{task['status']}" for task in step["tasks"]) or "-",
-                    step["finished_at"] or step["started_at"] or "-",
-                    step["error"] or "",
+                    STATE_STYLES.get(state, STATE_STYLES["waiting"]),
+                    state,
+                    tasks or "",
+                    human_time(step["finished_at"] or step["started_at"])
+                    if (step["finished_at"] or step["started_at"])
+                    else "",
+                    format_html('<br><span style="color:#b91c1c">{}</span>', step["error"]) if step["error"] else "",
                 )
-                for step in execution_steps(obj)
-            ),
-        )
-        return format_html(
-            "<table><tr><th>step</th><th>kind</th><th>status</th><th>tasks</th><th>since</th><th>error</th></tr>"
-            "{}</table>",
-            rows,
+            )
+        return (
+            format_html(
+                '<ol class="wf-steps" style="list-style:none;padding:0;margin:0;display:flex;flex-direction:column;'
+                'gap:.4rem">{}</ol>',
+                format_html_join("", "{}", ((item,) for item in items)),
+            )
+            if items
+            else "-"
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -102,7 +102,11 @@ class WorkflowExecution(models.Model):
                 condition=Q(status__in=ExecutionStatus.values), name="workflow_executions_status_check"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "workflow", "-created_at"], name="idx_wf_executions_tenant_wf")]
+        indexes = [
+            models.Index(fields=["tenant", "workflow", "-created_at"], name="idx_wf_executions_tenant_wf"),
+            # Running and failed executions, overall and per tenant (the overview).
+            models.Index(fields=["status", "tenant"], name="idx_wf_executions_status"),
+        ]
 
     def __str__(self) -> str:
         return f"execution {self.id} of {self.workflow_id} ({self.status})"

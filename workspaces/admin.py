@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from agents.models import Agent, AgentStatus
-from mcpadmin.adminkit import operator_actor
+from mcpadmin.adminkit import ModelAdmin, TabularInline, operator_actor
 from workspaces.models import MemberRole, Workspace, WorkspaceMember
 from workspaces.services import (
     workspace_create,
@@ -45,7 +45,7 @@ class WorkspaceMemberFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError("A workspace always keeps at least one owner.")
 
 
-class WorkspaceMemberInline(admin.TabularInline):
+class WorkspaceMemberInline(TabularInline):
     model = WorkspaceMember
     formset = WorkspaceMemberFormSet
     extra = 0
@@ -91,7 +91,7 @@ class MemberRoleFilter(admin.SimpleListFilter):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(ModelAdmin):
     form = WorkspaceAdminForm
     list_display = ("name", "tenant", "visibility", "member_count", "created_at")
     list_filter = ("visibility", MemberRoleFilter, "tenant")
@@ -172,7 +172,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkspaceMember)
-class WorkspaceMemberAdmin(admin.ModelAdmin):
+class WorkspaceMemberAdmin(ModelAdmin):
     """Overview of memberships; they are changed on their workspace's page (through the services)."""
 
     list_display = ("agent", "workspace", "role", "created_at")

@@ -83,6 +83,7 @@ class PlatformViewMixin:
         decision = ratelimit.combine(*decisions)
         request._request.rate_limit_headers = decision.headers()
         if not decision.allowed:
+            ratelimit.record_refusal(actor.tenant_id, actor.key_type)
             raise RateLimited(
                 "rate_limited",
                 "Rate limit exceeded; retry after the number of seconds in Retry-After.",

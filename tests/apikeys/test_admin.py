@@ -118,6 +118,29 @@ def test_tenant_with_config_inline_is_created_and_validated_through_the_services
     assert "ghp_AdminEnteredToken9876" not in page
 
 
+def test_the_key_list_shows_the_hierarchy_as_a_tree_and_counts_children(admin_client, tenant):
+    root = factories.api_key_row(tenant, key_type="admin", name="a-root")
+    child = factories.api_key_row(tenant, key_type="gateway", name="b-child", parent_key=root)
+    factories.api_key_row(tenant, key_type="user", name="c-grandchild", parent_key=child)
+    factories.api_key_row(tenant, key_type="user", name="a-second-child", parent_key=root)
+    other_root = factories.api_key_row(tenant, key_type="admin", name="0-other-root")
+    changelist = reverse("admin:apikeys_apikey_changelist")
+
+    response = admin_client.get(changelist + f"?hierarchy=tree&tenant__id__exact={tenant.pk}")
+    assert response.status_code == 200
+    names = [key.name for key in response.context["cl"].result_list]
+    assert names == ["0-other-root", "a-root", "a-second-child", "b-child", "c-grandchild"], "each under its parent"
+    page = response.content.decode()
+    assert 'padding-left:2.5rem">↳ c-grandchild' in page
+    assert 'padding-left:1.25rem">↳ b-child' in page
+
+    children_link = f"{changelist}?parent_key__id__exact={root.pk}"
+    assert f'<a href="{children_link}">2</a>' in page.replace("&amp;", "&")
+    listed = admin_client.get(children_link).context["cl"].result_list
+    assert sorted(key.name for key in listed) == ["a-second-child", "b-child"]
+    assert other_root.pk not in {key.pk for key in listed}
+
+
 def test_the_change_form_keeps_the_rotation_links_and_refuses_edited_ones(admin_client, tenant):
     import json
 

@@ -114,3 +114,15 @@ def test_the_collection_page_writes_nothing(admin_client, papers):
         page = admin_client.get(reverse("admin:search_collection_change", args=[papers.pk])).content.decode()
     assert "2 documents" in page
     assert search_writes(captured.captured_queries) == []
+
+
+def test_the_console_collection_picker_names_the_tenant(admin_client, papers, other_tenant):
+    documents_ingest(
+        actor=OPERATOR,
+        tenant=other_tenant,
+        collection="papers",
+        documents=[DocumentInput(content="Heat transfer", model="m", embedding=[1.0, 0.0], external_id="c")],
+    )
+    page = admin_client.get(reverse("admin:search_console")).content.decode()
+    assert f">{papers.tenant.name} / papers</option>" in page
+    assert f">{other_tenant.name} / papers</option>" in page

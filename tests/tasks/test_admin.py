@@ -15,7 +15,7 @@ from mcpadmin.core.idempotency import idempotency_storage_key
 from tasks.models import Task, TaskStateTransition
 from tasks.services import task_delegate
 from tests import factories
-from tests.tasks.helpers import OPERATOR, task_in
+from tests.tasks.helpers import OPERATOR, agent_api, task_in
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +161,23 @@ def test_idempotency_keys_are_found_by_the_clients_key(admin_client, admin_api, 
     page = admin_client.get(reverse("admin:tasks_taskidempotencykey_changelist") + "?q=client-key-9").content.decode()
     assert idempotency_storage_key(tenant.id, "client-key-9") in page
     assert idempotency_storage_key(tenant.id, "client-key-10") not in page
+
+
+def test_history_rows_name_the_agent_and_the_actor_with_readable_times(admin_client, tenant):
+    api, worker = agent_api(tenant, factories.agent(tenant, name="worker-bee"))
+    task = task_in(tenant, "assigned", agent=worker)
+    assert (
+        api.post(f"/api/v1/tasks/{task.pk}/transition", {"to_status": "in_progress"}, format="json").status_code == 200
+    )
+    helper = factories.agent(tenant, name="helper-agent")
+    task_delegate(actor=OPERATOR, task_id=task.pk, to_agent_id=helper.pk, delegation_type="consultation")
+    admin_client.cookies["mcpadmin_tz"] = "Asia/Tokyo"
+    page = admin_client.get(reverse("admin:tasks_task_change", args=[task.pk])).content.decode()
+    transition = TaskStateTransition.objects.get(task=task, to_status="in_progress")
+    key_url = reverse("admin:apikeys_apikey_change", args=[transition.metadata["actor"]["api_key_id"]])
+    assert f'<a href="{key_url}">agent key</a>' in page, "the actor: the agent's key, linked"
+    assert "worker-bee" in page, "the agent"
+    assert "operator tester" in page, "the delegation's actor"
+    assert "JST" in page, "times in the operator's zone"
+    assert "<small>(just now)</small>" in page, "and how long ago"
+    assert str(transition.metadata["actor"]["api_key_id"]) not in page.replace(key_url, "")

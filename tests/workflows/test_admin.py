@@ -4,6 +4,7 @@ executions show their per-step progress read-only, and actions call the same ser
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -94,14 +95,36 @@ def test_an_execution_page_shows_per_step_progress_and_its_tasks_read_only(admin
     doer.complete(doer.only_task(), {"x": 1})
     url = reverse("admin:workflows_workflowexecution_change", args=[execution["id"]])
     page = admin_client.get(url).content.decode()
-    assert "Per-step progress" in page
-    assert "<td>one</td><td>task</td><td>completed</td>" in page
-    assert "<td>two</td><td>task</td><td>running</td>" in page
+    assert step_states(page) == [("1", "one", "completed"), ("2", "two", "running")]
     assert "the-doer" in page
     assert 'name="status"' not in page
     listing = admin_client.get(reverse("admin:workflows_workflowexecution_changelist")).content.decode()
     assert "1/2" in listing
     assert admin_client.post(url, {"status": "completed"}).status_code == 403
+
+
+def step_states(page: str) -> list[tuple[str, str, str]]:
+    """(number, step id, state) of each step drawn on an execution's page, in order."""
+    return re.findall(
+        r'<strong>(\d+)\. ([^<]+)</strong> <small>[^<]*</small> <span class="wf-state"[^>]*>([^<]+)</span>', page
+    )
+
+
+def test_a_step_whose_task_has_no_agent_is_waiting_for_an_agent_not_running(admin_client, tenant, admin_api):
+    definition = {"steps": [{"id": "build", "task": {"title": "build", "capabilities": ["gpu"]}}]}
+    execution = run(admin_api, active_workflow(admin_api, "sequential", definition))
+    url = reverse("admin:workflows_workflowexecution_change", args=[execution["id"]])
+    (task,) = step_tasks(execution["id"], "build")
+    assert (task.status, task.assigned_agent_id) == ("pending", None), "no agent has the capability"
+    page = admin_client.get(url).content.decode()
+    assert step_states(page) == [("1", "build", "waiting for an agent")]
+    assert "no agent" in page
+
+    gpu = worker(tenant, "gpu-worker", capabilities=["gpu"])
+    gpu.api.post(f"/api/v1/agents/{gpu.agent.pk}/heartbeat")
+    page = admin_client.get(url).content.decode()
+    assert step_states(page) == [("1", "build", "running")]
+    assert "gpu-worker" in page
 
 
 def test_the_cancel_executions_action(admin_client, tenant, admin_api):
