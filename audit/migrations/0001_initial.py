@@ -24,6 +24,24 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # django-pgtrigger drops a trigger on removal but keeps its function: unapplied, this app leaves none.
+        migrations.RunSQL(
+            migrations.RunSQL.noop,
+            reverse_sql="""
+            DO $$
+            DECLARE f regprocedure;
+            BEGIN
+                FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                          WHERE n.nspname = current_schema() AND p.proname LIKE 'pgtrigger\\_audit\\_%'
+                LOOP
+                    EXECUTE 'DROP FUNCTION ' || f;
+                END LOOP;
+                IF NOT EXISTS (SELECT 1 FROM pg_proc WHERE proname LIKE 'pgtrigger\\_%') THEN
+                    DROP FUNCTION IF EXISTS _pgtrigger_should_ignore(NAME);
+                END IF;
+            END $$;
+            """,
+        ),
         migrations.CreateModel(
             name="AgentAudit",
             fields=[],
