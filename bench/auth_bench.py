@@ -28,6 +28,7 @@ import argparse
 import gc
 import statistics
 import time
+from contextlib import nullcontext
 
 from common import percentile, set_audit_triggers, setup_django, summary
 
@@ -151,6 +152,37 @@ def measure_writes(raw_key: str, agent_id: str, requests: int, rounds: int) -> d
     return timings
 
 
+def measure_audit_statements(agent_id: str, statements: int = 500, rounds: int = 4) -> dict[str, list[float]]:
+    """The audit's own cost per written row, without HTTP or commit noise: the same UPDATE, timed statement by
+    statement inside a transaction that is rolled back, with the trigger off and on, with and without an audit
+    context (pghistory's `set_config` prefix on each statement)."""
+    from django.db import transaction
+
+    from audit.context import audit_context
+
+    timings: dict[str, list[float]] = {}
+    try:
+        for round_number in range(2 * rounds):
+            audited = round_number % 2 == 1
+            set_audit_triggers(audited)
+            for with_context in (False, True):
+                name = f"UPDATE, trigger {'on' if audited else 'off'}, {'with' if with_context else 'no'} context"
+                context = (
+                    audit_context(source="api", key_id=agent_id, request_id="bench", client_ip="127.0.0.1")
+                    if with_context
+                    else nullcontext()
+                )
+                with transaction.atomic(), context, connection.cursor() as cursor:
+                    for sequence in range(statements):
+                        started = time.perf_counter_ns()
+                        cursor.execute(_UPDATE_SQL, [f"{round_number}-{sequence}", agent_id])
+                        timings.setdefault(name, []).append((time.perf_counter_ns() - started) / 1e6)
+                    transaction.set_rollback(True)
+    finally:
+        set_audit_triggers(True)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="requests per endpoint and round")
@@ -191,6 +223,7 @@ def main() -> None:
             components = measure_components(raw_key)
             gc.disable()
             writes = measure_writes(raw_key, agent_id, args.requests // 2, args.rounds)
+            statements = measure_audit_statements(agent_id)
             gc.enable()
     finally:
         tenant.delete()
@@ -218,6 +251,15 @@ def main() -> None:
     print(
         f"added per write request by auth + rate limit + policy + audit: p50 {total:.3f} ms, "
         f"p95 {p95['API write, audit on'] - p95['bare write, audit off']:.3f} ms (target: <= 1.5 ms at p50)"
+    )
+    print("the audit's own cost per written row (one UPDATE, in a transaction rolled back, no commit):")
+    for name, values in statements.items():
+        print(f"  {name:40s} {summary(values)}")
+    row = {name: percentile(values, 0.5) for name, values in statements.items()}
+    print(
+        f"  trigger: {row['UPDATE, trigger on, with context'] - row['UPDATE, trigger off, with context']:.3f} ms "
+        f"per row at p50; context prefix: "
+        f"{row['UPDATE, trigger off, with context'] - row['UPDATE, trigger off, no context']:.3f} ms per statement"
     )
     trigger_api = p50["API write, audit on"] - p50["API write, audit off"]
     trigger_bare = p50["bare write, audit on"] - p50["bare write, audit off"]
