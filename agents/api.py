@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from agents.filters import AgentFilter
 from agents.models import Agent, AgentStatus
-from agents.selectors import agent_is_online, agents_visible_to
+from agents.selectors import agent_is_online
 from agents.services import agent_create, agent_heartbeat, agent_update
 from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
@@ -60,9 +60,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return Agent.objects.all()
-        return agents_visible_to(self.actor).order_by("name", "id")
+        return Agent.objects.visible_to(self.actor).order_by("name", "id")
 
     @extend_schema(request=AgentWriteSerializer, responses={201: AgentSerializer})
     def create(self, request: Request) -> Response:

@@ -16,7 +16,10 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from audit.tracking import TRACKED
+from mcpadmin.core.access import KeyType
+from mcpadmin.core.actor import Actor
 from mcpadmin.db.fields import CurrentTimestamp
+from mcpadmin.db.querysets import TenantQuerySet
 
 
 class AuditAction(models.TextChoices):
@@ -31,6 +34,15 @@ class AuditSource(models.TextChoices):
     API = "api"
     ADMIN = "admin"
     COMMAND = "command"
+
+
+class AuditEventQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Actor) -> AuditEventQuerySet:
+        """Operators and commands see every event; an admin key, its tenant's; other keys none (the key-type
+        matrix refuses them the `audit` service already; this keeps the rule true for any other caller)."""
+        if actor.tenant_id is not None and actor.key_type != KeyType.ADMIN:
+            return self.none()
+        return super().visible_to(actor)
 
 
 class AuditEvent(models.Model):
@@ -63,6 +75,8 @@ class AuditEvent(models.Model):
     #: The database role and `application_name` of the writing connection: who wrote when no context is set.
     db_user = models.CharField(max_length=63)
     application_name = models.CharField(max_length=255, null=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         db_table = "audit_events"

@@ -89,14 +89,16 @@ class PlatformAPIView(PlatformViewMixin, APIView):
 
 
 class TenantScopedViewSet(PlatformViewMixin, viewsets.GenericViewSet):
-    """Every queryset is the caller's tenant's: subclasses set `queryset` (or override `get_base_queryset`)."""
+    """Every queryset is what the caller may see of its tenant's: `model.objects.visible_to(actor)` (the one place
+    that restricts, `mcpadmin.db.querysets`), then the tenant. Subclasses set `queryset`, or override
+    `get_base_queryset` to order or join, starting from `visible_to` themselves."""
 
     tenant_field = "tenant"
 
     def get_base_queryset(self) -> QuerySet:
-        return super().get_queryset()
+        return super().get_queryset().model.objects.visible_to(self.actor)
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view, no caller
-            return self.get_base_queryset().none()
+            return super().get_queryset().none()
         return self.get_base_queryset().filter(**{f"{self.tenant_field}_id": self.actor.tenant_id})

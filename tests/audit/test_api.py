@@ -87,3 +87,17 @@ def test_bad_filters_are_a_400_naming_the_parameter(admin_api, query, field):
     response = admin_api.get("/api/v1/audit-events", query)
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]
+
+
+def test_visible_to_is_the_one_rule(tenant, other_tenant):
+    from mcpadmin.core.actor import Actor
+
+    mine, theirs = factories.agent(tenant), factories.agent(other_tenant)
+    ids = {str(mine.pk), str(theirs.pk)}
+    admin = Actor.for_key(factories.issued_key(tenant, "admin").key)
+    service = Actor.for_key(factories.issued_key(tenant, "service").key)
+    seen = {e.object_id for e in AuditEvent.objects.visible_to(admin) if e.object_id in ids}
+    assert seen == {str(mine.pk)}
+    assert not AuditEvent.objects.visible_to(service).exists()
+    operator = {e.object_id for e in AuditEvent.objects.visible_to(Actor.for_operator("op")) if e.object_id in ids}
+    assert operator == ids
