@@ -22,7 +22,7 @@ _RW = frozenset({READ, WRITE})
 _R = frozenset({READ})
 
 MATRIX: dict[str, dict[str, frozenset[str]]] = {
-    KeyType.ADMIN: dict.fromkeys(SERVICES, _RW),
+    KeyType.ADMIN: dict.fromkeys(SERVICES, _RW) | {"audit": _R},  # the audit trail is written by triggers only
     KeyType.GATEWAY: {
         "keys": _RW,  # child keys of type user or agent only
         "agents": _RW,

@@ -42,3 +42,21 @@ def summary(values_ms: list[float]) -> str:
         f"p50 {percentile(values_ms, 0.50):7.3f} ms  p95 {percentile(values_ms, 0.95):7.3f} ms  "
         f"p99 {percentile(values_ms, 0.99):7.3f} ms  mean {statistics.fmean(values_ms):7.3f} ms"
     )
+
+
+def set_audit_triggers(enabled: bool) -> None:
+    """Switch the audit triggers of every tracked table on or off (ALTER TABLE ... ENABLE/DISABLE TRIGGER), for
+    a phase "without the audit" in the same run. Callers switch them back on in a `finally`."""
+    from django.db import connection
+
+    from audit.tracking import TRACKED, TRIGGER_NAME
+
+    verb = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND t.tgname LIKE %s AND c.relname = ANY(%s)",
+            [f"pgtrigger_{TRIGGER_NAME}_%", [spec.table for spec in TRACKED]],
+        )
+        for table, trigger in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE "{table}" {verb} TRIGGER "{trigger}"')

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "pgtrigger",
     "mcpadmin",
     "tenants",
     "apikeys",
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "tasks",
     "workflows",
     "search",
+    "audit",
     "deploy",
 ]
 
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mcpadmin.adminkit.OperatorTimeZoneMiddleware",
 ]
@@ -249,3 +252,8 @@ UNFOLD = {
 }
 #: Time zone of the admin's times when the operator's browser has not said its own (cookie `mcpadmin_tz`).
 MCPADMIN_OPERATOR_TIME_ZONE = env.str("MCPADMIN_OPERATOR_TIME_ZONE", default="UTC")
+# --- Audit trail (audit app) ---------------------------------------------------------------------------------------
+#: django-pgtrigger's helper function lives in the platform schema with everything else (its default is public).
+PGTRIGGER_SCHEMA = PLATFORM_SCHEMA
+#: `manage.py purge_audit_events` without --older-than keeps this many days.
+MCPADMIN_AUDIT_RETENTION_DAYS = env.int("MCPADMIN_AUDIT_RETENTION_DAYS", default=90)

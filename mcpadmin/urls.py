@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("tasks.urls")),
     path("", include("workflows.urls")),
     path("", include("search.urls")),
+    path("", include("audit.urls")),
 ]
 
 urlpatterns = [

@@ -22,6 +22,7 @@ CASE_MODULES = (
     "tests.tasks.test_api_cases",
     "tests.workflows.test_api_cases",
     "tests.search.test_api_cases",
+    "tests.audit.test_api_cases",
 )
 for _module in CASE_MODULES:
     importlib.import_module(_module)

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from apikeys import policy, ratelimit
 from apikeys.models import ApiKey
 from apikeys.services import apikey_authenticate
+from audit.context import add_actor
 from mcpadmin.core.access import KEY_ITSELF, SERVICES
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Forbidden, RateLimited
@@ -66,7 +67,9 @@ class ApiKeyAuthentication(BaseAuthentication):
                     retry_after=decision.retry_after,
                 )
             raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
-        return Actor.for_key(key), key
+        actor = Actor.for_key(key)
+        add_actor(actor)  # the writes of this request are audited as this key's
+        return actor, key
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="mcpadmin"'

@@ -23,7 +23,7 @@ class KeyType(models.TextChoices):
 TENANT_AUTHORITY_KEY_TYPES = frozenset({KeyType.ADMIN, KeyType.SERVICE, KeyType.GATEWAY})
 
 #: One service name per API area; every endpoint declares one.
-SERVICES = ("keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search")
+SERVICES = ("keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search", "audit")
 #: What an endpoint about the calling key itself (`/me`) declares instead: any valid key may call it.
 KEY_ITSELF = "key-itself"
 

@@ -150,7 +150,13 @@ def relabel_content_types(old_app: str, new_app: str, models: list[str]) -> migr
             old = content_type.objects.using(alias).filter(app_label=source, model=model).first()
             if old is None:
                 continue
-            content_type.objects.using(alias).filter(app_label=target, model=model).delete()
+            # Plain SQL, the database cascading to permissions and their grants (mcpadmin.db.backend writes ON
+            # DELETE into every foreign key, Django's own too): the ORM's cascade can meet a half re-rendered
+            # historical state when migrating backwards ("Cannot query Permission object: Must be Permission
+            # instance"), depending on the order of the migration plan, which any new app may change.
+            schema_editor.execute(
+                "DELETE FROM django_content_type WHERE app_label = %s AND model = %s", [target, model]
+            )
             old.app_label = target
             old.save(update_fields=["app_label"])
 

@@ -13,14 +13,14 @@ R, W, RW, NO = "r", "w", "rw", ""
 # Written out by hand (not derived from apikeys.policy) so that a change to the policy must change this table,
 # the README's matrix and this test together.
 EXPECTED = {
-    #            keys tenant-config agents tasks workflows workspaces search
-    "admin":   [RW,  RW,            RW,    RW,   RW,       RW,        RW],
-    "gateway": [RW,  NO,            RW,    RW,   RW,       RW,        RW],
-    "service": [NO,  NO,            RW,    RW,   RW,       RW,        RW],
-    "agent":   [NO,  NO,            RW,    RW,   R,        RW,        RW],
-    "user":    [NO,  NO,            R,     RW,   R,        R,         R],
+    #            keys tenant-config agents tasks workflows workspaces search audit
+    "admin":   [RW,  RW,            RW,    RW,   RW,       RW,        RW,    R],
+    "gateway": [RW,  NO,            RW,    RW,   RW,       RW,        RW,    NO],
+    "service": [NO,  NO,            RW,    RW,   RW,       RW,        RW,    NO],
+    "agent":   [NO,  NO,            RW,    RW,   R,        RW,        RW,    NO],
+    "user":    [NO,  NO,            R,     RW,   R,        R,         R,     NO],
 }  # fmt: skip
-SERVICES = ["keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search"]
+SERVICES = ["keys", "tenant-config", "agents", "tasks", "workflows", "workspaces", "search", "audit"]
 
 
 @pytest.mark.parametrize("key_type", list(EXPECTED))

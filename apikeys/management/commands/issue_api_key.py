@@ -7,13 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from agents.models import Agent
 from apikeys.services import apikey_issue
 from mcpadmin.core.access import KeyType
 from mcpadmin.core.errors import DomainError
+from mcpadmin.management.base import AuditedCommand
 from tenants.models import Tenant
 
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
@@ -39,7 +40,7 @@ def find_tenant(ref: str) -> Tenant:
         raise CommandError(f"no tenant with id or name {ref!r}") from error
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Issue an operator's (root) API key and print the raw key, once, on stdout."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from apikeys import ratelimit
+from mcpadmin.management.base import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Delete rate-limit buckets untouched for longer than --older-than-hours (default 48)."
 
     def add_arguments(self, parser: CommandParser) -> None:

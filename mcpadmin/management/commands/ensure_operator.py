@@ -6,11 +6,13 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import connection, transaction
 
+from mcpadmin.management.base import AuditedCommand
 
-class Command(BaseCommand):
+
+class Command(AuditedCommand):
     help = (
         "Create an operator (superuser) if none exists. The password is MCPADMIN_ADMIN_PASSWORD, "
         "or generated and printed once. Does nothing when an operator exists."

@@ -6,9 +6,10 @@ import time
 from typing import Any
 from uuid import UUID
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 
+from mcpadmin.management.base import AuditedCommand
 from search.models import Collection
 from search.selectors import collection_documents_count, collection_stats_problems
 from search.services import collection_stats_rebuild, collections_adopt_orphans
@@ -36,7 +37,7 @@ class ProgressBar:
             self.write("\n")
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Recompute every derived column of search documents (tsvector, term frequencies, lengths, normalized "
         "embeddings, idf_scores) and every collection statistic from the documents, then verify them."

@@ -6,14 +6,15 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import close_old_connections
 
 from mcpadmin.core.actor import Actor
+from mcpadmin.management.base import AuditedCommand
 from tasks.services import EscalationResult, task_escalate_due
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Escalate auto-escalating tasks with no status change for their escalation timeout: priority one level up, "
         "a supervision delegation to the tenant's escalation agent (tenant_config.features.escalation_agent_id). "

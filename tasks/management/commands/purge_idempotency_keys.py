@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from mcpadmin.core.idempotency import idempotency_key_purge_expired
+from mcpadmin.management.base import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Delete task_idempotency_keys and workflow_execution_idempotency_keys rows whose expires_at has passed, "
         "--batch-size per transaction. "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from mcpadmin.core.errors import DomainError
+from mcpadmin.management.base import AuditedCommand
 from tenants.services import tenant_create
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create a tenant (with its configuration) and print its id."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from mcpadmin.management.base import AuditedCommand
 from tenants.services import service_tokens_rotate
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Re-encrypt every service token written with an older key under the first key of SERVICE_TOKEN_KEYS. "
         "Put the new key first, run this, then remove the old key. Safe to re-run."

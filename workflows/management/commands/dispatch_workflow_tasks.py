@@ -6,13 +6,14 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import close_old_connections
 
+from mcpadmin.management.base import AuditedCommand
 from workflows.services import workflow_tasks_dispatch
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Assign every pending task of a running workflow execution to an agent by the assignment rule (the named "
         "agent, else an online agent with the capabilities and the least open work). Heartbeats and enabling an "
