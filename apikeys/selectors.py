@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from apikeys.models import ApiKey
 from mcpadmin.db.prepared import PreparedStatement
