@@ -114,6 +114,7 @@ CLUSTER_FILES = ("PG_VERSION", "global/pg_control", "base/1", "base/4")
 _lock = threading.RLock()
 _servers: dict[Path, EmbeddedServer] = {}
 _revive_failed_at: dict[Path, float] = {}
+_start_failed: set[Path] = set()
 _leaving_registered: set[Path] = set()
 
 
@@ -402,7 +403,12 @@ def _revive(path: Path) -> EmbeddedServer:
 
 
 def _restart(path: Path, handle: Any) -> None:
-    """Start the postmaster of `path` unless another process did meanwhile (checked under the start lock)."""
+    """Start the postmaster of `path` unless another process did meanwhile (checked under the start lock).
+
+    Logs the first attempt and the first failure of an outage, then only the success: a process retrying
+    through a long outage writes two lines, not one per attempt.
+    """
+    first_attempt = path not in _start_failed
     started = time.monotonic()
     _quiet.active.on = True
     try:
@@ -413,16 +419,21 @@ def _restart(path: Path, handle: Any) -> None:
                 return  # another process was first
             if info is not None:
                 _remove_lock_files(path, info)
-            logger.warning("embedded PostgreSQL in %s is not running: starting it again", path)
+            if first_attempt:
+                logger.warning("embedded PostgreSQL in %s is not running: starting it again", path)
             handle.ensure_postgres_running()
             handle.global_process_id_list.get_and_add(os.getpid())
     except subprocess.TimeoutExpired:
         return  # pg_ctl's 10 s are over, the postmaster goes on recovering: `_revive` waits for it
     except Exception as error:
-        logger.warning("embedded PostgreSQL in %s could not be started: %s", path, _last_failure(path) or error)
+        if first_attempt:
+            logger.warning("embedded PostgreSQL in %s could not be started (will retry): %s", path,
+                           _last_failure(path) or error)  # fmt: skip
+        _start_failed.add(path)
         raise ServerUnavailable(f"embedded PostgreSQL in {path} could not be started") from error
     finally:
         _quiet.active.on = False
+    _start_failed.discard(path)
     logger.warning("embedded PostgreSQL in %s started again in %.1f s", path, time.monotonic() - started)
 
 
@@ -529,31 +540,46 @@ def _settings_data_dir() -> Path:
     return Path(pgdata)
 
 
+def _stop(data_dir: Path) -> int:
+    """Fast shutdown of the server of `data_dir`; waits for that postmaster to exit.
+
+    Waits for the process rather than for the pid file to go (`pg_ctl -w`): a running app starts the server
+    again at once (`revive`), and pg_ctl would then wait its full minute for a pid file that names the new one.
+    """
+    from pgserver._commands import pg_ctl
+
+    problem = cluster_problem(data_dir)
+    if problem:
+        print(f"{problem}: nothing to stop. If it holds nothing you need, delete it (rm -rf {data_dir}).")
+        return 1
+    _drop_stale_pid_file(data_dir)
+    info = _read_postmaster_info(data_dir)
+    if not _postmaster_alive(info):
+        print(f"not running ({data_dir})")
+        return 0
+    user = "pgserver" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-W", "stop", "-m", "fast"], pgdata=data_dir, user=user)
+    except subprocess.CalledProcessError:
+        if process_alive(info.pid):
+            print(f"could not stop the server of {data_dir}; see {data_dir / 'log'}")
+            return 1
+    deadline = time.monotonic() + 60
+    while process_alive(info.pid):
+        if time.monotonic() > deadline:
+            print(f"the server of {data_dir} did not stop within 60 s; see {data_dir / 'log'}")
+            return 1
+        time.sleep(0.05)
+    print(f"stopped ({data_dir})")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """`python -m mcpadmin.embedded_db stop|psql|url`: operate the embedded server by hand."""
     command = argv[0] if argv else ""
     data_dir = _settings_data_dir()
     if command == "stop":
-        import subprocess
-
-        from pgserver._commands import pg_ctl
-
-        problem = cluster_problem(data_dir)
-        if problem:
-            print(f"{problem}: nothing to stop. If it holds nothing you need, delete it (rm -rf {data_dir}).")
-            return 1
-        _drop_stale_pid_file(data_dir)
-        if not (data_dir / "postmaster.pid").exists():
-            print(f"not running ({data_dir})")
-            return 0
-        user = "pgserver" if os.geteuid() == 0 else None
-        try:
-            pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
-        except subprocess.CalledProcessError:
-            print(f"could not stop the server of {data_dir}; see {data_dir / 'log'}")
-            return 1
-        print(f"stopped ({data_dir})")
-        return 0
+        return _stop(data_dir)
     if command in ("psql", "url"):
         from django.conf import settings
 
