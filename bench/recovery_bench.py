@@ -95,13 +95,13 @@ def main() -> None:
                 platform.kill_postmaster()
                 killed_at = time.monotonic()
                 figures["kill"].append(back_after(traffic, killed_at))
-                answers["kill"] += tally(traffic.since(killed_at, killed_at + figures["kill"][-1]), killed_at)
+                answers["kill"] += tally(traffic.since(killed_at, killed_at + figures["kill"][-1] - 1e-6), killed_at)
 
                 steady(traffic)
                 os.kill(platform.postmaster_pid(), signal.SIGINT)
                 stopped_at = time.monotonic()
                 figures["stop"].append(back_after(traffic, stopped_at))
-                answers["stop"] += tally(traffic.since(stopped_at, stopped_at + figures["stop"][-1]), stopped_at)
+                answers["stop"] += tally(traffic.since(stopped_at, stopped_at + figures["stop"][-1] - 1e-6), stopped_at)
 
             steady(traffic)
             away = platform.pgdata.with_name("pg.away")
@@ -142,8 +142,7 @@ def main() -> None:
         others = sum(n for status, n in answers[name].items() if status not in ("503", "200"))
         print(f"{name:6s}  {label:40s}: {seconds(figures[name])}  "
               f"(x{statistics.median(figures[name]) / anchor:.1f} the anchor)")  # fmt: skip
-        print(f"        requests sent meanwhile: {dict(answers[name])}; errors other than 503: {others} "
-              "(200: served by a backend that outlived its postmaster, or retried after the restart)")  # fmt: skip
+        print(f"        answered before the first 200 of each round: {dict(answers[name])}; other than 503: {others}")
     others = sum(n for status, n in outage.items() if status != "503")
     print(f"outage  {args.outage:.0f} s, server cannot start: answers {dict(outage)}, other than 503: {others}")
     print(f"log     'database unavailable' lines: {log.count('database unavailable:')}, "
