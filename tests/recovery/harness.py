@@ -197,17 +197,22 @@ class Traffic:
     """Client threads sending API requests until stopped, every answer recorded.
 
     `readers` list agents (authentication, rate limit, a query); `writers` create tasks with an Idempotency-Key
-    and retry each key until it is answered 201, as a careful client does through an outage.
+    and retry each key until it is answered 201, as a careful client does through an outage; `ingesters` send
+    batches of `BATCH` search documents with external ids (`<batch>-<n>`), each retried until answered 200.
     """
 
-    def __init__(self, platform: Platform, *, readers: int = 2, writers: int = 1) -> None:
+    BATCH = 20
+
+    def __init__(self, platform: Platform, *, readers: int = 2, writers: int = 1, ingesters: int = 0) -> None:
         self.platform = platform
         self.answers: list[Answer] = []
         self.keys: list[str] = []  # Idempotency-Keys that were answered 201
+        self.batches: list[str] = []  # ingest batches that were answered 200
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._read, daemon=True) for _ in range(readers)]
         self._threads += [threading.Thread(target=self._write, daemon=True) for _ in range(writers)]
+        self._threads += [threading.Thread(target=self._ingest, daemon=True) for _ in range(ingesters)]
 
     def __enter__(self) -> Traffic:
         for thread in self._threads:
@@ -238,6 +243,24 @@ class Traffic:
                 if answer.status == 201:
                     with self._lock:
                         self.keys.append(key)
+                    break
+                time.sleep(0.05)
+
+    def _ingest(self) -> None:
+        while not self._stop.is_set():
+            batch = f"b{uuid.uuid4().hex[:12]}"
+            documents = [
+                {"external_id": f"{batch}-{n}", "content": f"recovery batch {batch} document {n}", "model": "none"}
+                for n in range(self.BATCH)
+            ]
+            while not self._stop.is_set():
+                answer = self.platform.request(
+                    "POST", "/api/v1/collections/recovery/documents", {"documents": documents}
+                )
+                self._record(answer)
+                if answer.status == 200:
+                    with self._lock:
+                        self.batches.append(batch)
                     break
                 time.sleep(0.05)
 

@@ -58,10 +58,21 @@ def count_outage_lines(log: str) -> tuple[int, int]:
     return log.count("database unavailable:"), log.count("database available again")
 
 
+SEARCH_CHECK = """
+from collections import Counter
+from django.core.management import call_command
+from search.models import Embedding
+call_command("rebuild_search_stats", "--verify-only", "--collection", "recovery")
+ids = Embedding.objects.filter(collection="recovery").values_list("external_id", flat=True)
+batches = Counter(external_id.split("-")[0] for external_id in ids)
+print("BATCHES", " ".join(f"{batch}:{count}" for batch, count in batches.items()))
+"""
+
+
 def test_a_killed_postmaster_is_started_again_by_the_running_app(platform: Platform) -> None:
     platform.start()
     try:
-        with Traffic(platform) as traffic:
+        with Traffic(platform, ingesters=1) as traffic:
             assert traffic.wait_for(lambda a: a.status == 201, COME_BACK_WITHIN), "no task created before the kill"
             old_pid = platform.kill_postmaster()
             killed_at = time.monotonic()
@@ -80,6 +91,15 @@ def test_a_killed_postmaster_is_started_again_by_the_running_app(platform: Platf
     finally:
         platform.stop()
     assert not platform.server_running(), "the last worker out stopped the server"
+    # Ingest batches through the crash: each all or nothing, every acknowledged one whole, statistics exact.
+    check = platform.manage("shell", "--no-imports", "-c", SEARCH_CHECK)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "verified, exact" in check.stdout
+    line = next(line for line in check.stdout.splitlines() if line.startswith("BATCHES"))
+    stored = dict(item.split(":") for item in line.split()[1:])
+    assert traffic.batches
+    assert set(traffic.batches) <= set(stored)
+    assert all(int(count) == Traffic.BATCH for count in stored.values()), stored
 
 
 def test_a_stopped_or_unreachable_server_is_503_then_comes_back(platform: Platform) -> None:
