@@ -359,17 +359,19 @@ def revive(data_dir: str | Path) -> EmbeddedServer:
 
     Threads of this process wait on one another (`_lock`); processes on pgserver's start lock, under which the
     postmaster's state is read again, so the server is started once however many noticed. A server that is
-    still starting (crash recovery, a restart by another process) is waited for up to `REVIVE_WAIT_SECONDS`.
-    Raises `ServerUnavailable` when it is not back by then, or could not be started; for
-    `REVIVE_PAUSE_SECONDS` after a failed start this process raises at once rather than trying again.
+    still starting (crash recovery, a restart by another process) is waited for up to `REVIVE_WAIT_SECONDS`
+    (`REVIVE_PAUSE_SECONDS` once a call of this outage has given up). Raises `ServerUnavailable` when it is not
+    back by then, or could not be started; for `REVIVE_PAUSE_SECONDS` after that this process raises at once.
     """
     path = Path(data_dir).expanduser().resolve()
     with _lock:
         failed_at = _revive_failed_at.get(path)
         if failed_at is not None and time.monotonic() - failed_at < REVIVE_PAUSE_SECONDS:
             raise ServerUnavailable(f"embedded PostgreSQL in {path} could not be started a moment ago")
+        # The first request of an outage waits for the restart; during a long one, later requests wait briefly.
+        wait = REVIVE_WAIT_SECONDS if failed_at is None else REVIVE_PAUSE_SECONDS
         try:
-            server = _revive(path)
+            server = _revive(path, wait)
         except ServerUnavailable:
             _revive_failed_at[path] = time.monotonic()
             raise
@@ -378,7 +380,7 @@ def revive(data_dir: str | Path) -> EmbeddedServer:
         return server
 
 
-def _revive(path: Path) -> EmbeddedServer:
+def _revive(path: Path, wait: float) -> EmbeddedServer:
     from pgserver._commands import POSTGRES_BIN_PATH
     from pgserver.postgres_server import PostgresServer
 
@@ -388,7 +390,7 @@ def _revive(path: Path) -> EmbeddedServer:
             return _start(path)
         except Exception as error:
             raise ServerUnavailable(str(error)) from error
-    deadline = time.monotonic() + REVIVE_WAIT_SECONDS
+    deadline = time.monotonic() + wait
     while True:
         info = _read_postmaster_info(path)
         running = _postmaster_alive(info)
