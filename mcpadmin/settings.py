@@ -66,7 +66,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "mcpadmin.api.outage.DatabaseUnavailableMiddleware",  # an outage is a 503, not a 500 (README, Recovery)
 ]
 
 ROOT_URLCONF = "mcpadmin.urls"

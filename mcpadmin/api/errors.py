@@ -10,6 +10,7 @@ logged once per outage (`mcpadmin.db.outage`), not a 500 with a traceback.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -137,6 +138,17 @@ def json_or_html_404(request: HttpRequest, exception: Exception | None = None) -
 
 
 def json_or_html_500(request: HttpRequest) -> Any:
+    error = sys.exc_info()[1]  # Django calls this handler inside its except block
+    if isinstance(error, DatabaseError) and outage.is_unavailable(error):  # outside DRF: middleware, the admin
+        if _is_api(request):
+            return database_unavailable(error)
+        outage.note_down(error)
+        response = HttpResponse(
+            "The database is unavailable; retry shortly.\n", content_type="text/plain", status=503,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )  # fmt: skip
+        response._has_been_logged = True
+        return response
     if _is_api(request):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
     from django.views.defaults import server_error

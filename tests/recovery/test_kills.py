@@ -124,6 +124,11 @@ def test_a_stopped_or_unreachable_server_is_503_then_comes_back(platform: Platfo
             outage_from = time.monotonic()
             time.sleep(2)
             health = platform.get("/api/v1/health")
+            preflight = platform.request(  # answered by the CORS middleware, outside DRF
+                "OPTIONS",
+                "/api/v1/agents",
+                headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+            )
             outage_to = time.monotonic()
             away.rename(platform.pgdata)
             assert traffic.wait_for(lambda a: a.status == 200, COME_BACK_WITHIN), platform.log()[-3000:]
@@ -132,6 +137,7 @@ def test_a_stopped_or_unreachable_server_is_503_then_comes_back(platform: Platfo
         assert_outage_answers(during, allow_ok=False)
         assert (health.status, health.body["database"]) == (503, "unreachable")
         assert health.retry_after
+        assert (preflight.status, preflight.code) == (503, "database_unavailable")
         log = platform.log()
         assert "Traceback" not in log, log[-3000:]
         down, up = count_outage_lines(log)

@@ -19,7 +19,7 @@ from django.db import OperationalError, connection
 from pgserver.utils import DiskList
 
 from mcpadmin import embedded_db
-from mcpadmin.api.errors import exception_handler
+from mcpadmin.api.errors import exception_handler, json_or_html_500
 from mcpadmin.db import outage
 
 
@@ -83,6 +83,19 @@ def test_an_outage_is_a_503_with_retry_after_and_the_error_shape(tmp_path):
     assert response["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
     assert response.data["error"]["code"] == "database_unavailable"
     assert set(response.data["error"]) == {"code", "message", "details"}
+
+
+@pytest.mark.parametrize(("path", "content_type"), [("/api/v1/agents", "application/json"), ("/admin/", "text/plain")])
+def test_an_outage_met_outside_drf_is_a_503_too(tmp_path, rf, path, content_type):
+    """Django's 500 handler, called inside its except block for a failure in a middleware (a CORS preflight)."""
+    try:
+        raise as_django(refused_connection_error(tmp_path))
+    except OperationalError:
+        response = json_or_html_500(rf.get(path))
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
+    assert response["Content-Type"].startswith(content_type)
+    assert response._has_been_logged, "no 'Service Unavailable' line per request"
 
 
 def test_a_statement_timeout_stays_a_server_error(raw_connection):
