@@ -18,14 +18,18 @@ pause, and nobody touches the app; then, round by round:
   killed, so it cannot be started) of `--outage` seconds: every answer must
   be a 503 `database_unavailable` with Retry-After; counts the log lines.
 
+The throwaway server is stopped and its folder removed at the end.
+
     .venv/bin/python bench/recovery_bench.py [--rounds 5] [--workers 3] [--clients 3] [--outage 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -35,7 +39,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ["MCPADMIN_PG_CLEANUP"] = "keep"  # this process joins the throwaway server only for the anchor
+# This process joins the throwaway server for the anchor; the last process out (this one) stops it.
+os.environ["MCPADMIN_PG_CLEANUP"] = "stop"
 
 from mcpadmin import embedded_db
 from tests.recovery.harness import Platform, Traffic
@@ -79,6 +84,7 @@ def main() -> None:
     logging.getLogger("mcpadmin").setLevel(logging.ERROR)  # the anchor's own restarts: counted, not narrated
 
     root = Path(tempfile.mkdtemp(prefix="recovery-bench-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # runs after pgserver's exit hook has stopped the server
     platform = Platform(root, workers=args.workers)
     os.environ["MCPADMIN_PG_SETTINGS"] = platform.env["MCPADMIN_PG_SETTINGS"]
     load_before = os.getloadavg()
@@ -137,7 +143,7 @@ def main() -> None:
           f"load average {load_before[0]:.2f} -> {load_after[0]:.2f}")  # fmt: skip
     anchor = statistics.median(figures["anchor"])
     print(f"anchor  kill -9, then revive() + connect here (app idle): {seconds(figures['anchor'])}")
-    labels = {"kill": "kill -9 postmaster -> first 200", "stop": "embedded_db stop -> first 200"}
+    labels = {"kill": "kill -9 postmaster -> first 200", "stop": "clean stop (SIGINT) -> first 200"}
     for name, label in labels.items():
         others = sum(n for status, n in answers[name].items() if status not in ("503", "200"))
         print(f"{name:6s}  {label:40s}: {seconds(figures[name])}  "
