@@ -3,7 +3,7 @@
 The recovery tests and `bench/recovery_bench.py` kill postmasters and workers;
 they must never kill the server of the test suite (or of `make run`), so
 everything here runs in subprocesses with `MCPADMIN_PGDATA` pointing at a
-folder of the caller's choosing (pytest's tmp_path).
+temporary folder of its own (`throwaway_folder`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,22 @@ limits = ("default_requests_per_minute", "default_requests_per_hour", "default_r
 tenant = tenant_create(name=unique("recovery"), rate_limit_config=dict.fromkeys(limits, 10_000_000))
 print("KEY", issued_key(tenant, "admin").raw_key)
 """
+
+
+@contextlib.contextmanager
+def throwaway_folder() -> Iterator[Path]:
+    """A temporary folder, removed afterwards; whatever server ran in it must be stopped by then."""
+    folder = Path(tempfile.mkdtemp(prefix="mcpadmin-recovery-"))
+    try:
+        yield folder
+    finally:
+        for pid_file in folder.glob("*/postmaster.pid"):  # a test that failed half-way may leave its server up
+            with contextlib.suppress(OSError, ValueError, IndexError, psutil.Error):
+                postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+                if str(folder) in " ".join(postmaster.cmdline()):
+                    postmaster.send_signal(signal.SIGQUIT)  # immediate shutdown
+                    postmaster.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """The platform comes back by itself: real kills of the postmaster, a gunicorn worker, migrate's process group.
 
-Every test here runs on a throwaway platform (`harness.Platform`: its own data folder under tmp_path, its own
+Every test here runs on a throwaway platform (`harness.Platform`: its own temporary data folder, its own
 server, its own gunicorn), never on the suite's database. Bounds are generous timeouts for "it came back at
 all"; how fast it comes back is measured by bench/recovery_bench.py, not asserted here.
 """
@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings
 from pgserver.utils import ensure_prefix_permissions
 
-from tests.recovery.harness import BASE_DIR, Platform, Traffic
+from tests.recovery.harness import BASE_DIR, Platform, Traffic, throwaway_folder
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,13 +40,26 @@ MIGRATE_AND_CHECK = (
 )
 
 
+@pytest.fixture
+def scratch() -> Path:
+    """A temporary folder outside pytest's basetemp.
+
+    The server runs as the OS user "pgserver" when tests run as root, and must reach its folder; every pytest
+    session that starts on the machine makes /tmp/pytest-of-<user> private again (mode 0700), which would cut a
+    server under tmp_path off its own files whenever another session starts meanwhile.
+    """
+    with throwaway_folder() as folder:
+        yield folder
+
+
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
+def platform() -> Platform:
     """A migrated throwaway platform shared by the tests of this module (each leaves its server stopped)."""
-    platform = Platform(tmp_path_factory.mktemp("recovery"))
-    platform.prepare()
-    yield platform
-    platform.stop()
+    with throwaway_folder() as folder:
+        platform = Platform(folder)
+        platform.prepare()
+        yield platform
+        platform.stop()
 
 
 def assert_outage_answers(answers: list, *, allow_ok: bool = True) -> None:
@@ -197,26 +210,26 @@ def kill_group_when(process: subprocess.Popen, condition, timeout: float = 60) -
     process.wait(10)
 
 
-def test_killing_migrate_during_initdb_leaves_no_half_made_data_folder(tmp_path: Path) -> None:
-    platform = Platform(tmp_path)
+def test_killing_migrate_during_initdb_leaves_no_half_made_data_folder(scratch: Path) -> None:
+    platform = Platform(scratch)
     migrate = subprocess.Popen(
         [sys.executable, "manage.py", "migrate"], cwd=BASE_DIR, env=platform.env, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     # what a container stop does: the whole process group, while initdb has written template1 but not finished
-    kill_group_when(migrate, lambda: any(tmp_path.glob(".pg.initdb-*/base/1")))
+    kill_group_when(migrate, lambda: any(scratch.glob(".pg.initdb-*/base/1")))
     assert not (platform.pgdata / "PG_VERSION").exists(), "the data folder exists only once complete"
     # the next `make migrate` initialises the folder and completes; nothing is left unapplied
     result = platform.manage("shell", "--no-imports", "-c", MIGRATE_AND_CHECK)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("ok")
     assert (platform.pgdata / "base" / "4").exists()
-    assert not list(tmp_path.glob(".pg.initdb-*")), "the interrupted attempt was cleared"
+    assert not list(scratch.glob(".pg.initdb-*")), "the interrupted attempt was cleared"
 
 
-def test_a_half_made_data_folder_is_reported_with_what_to_do(tmp_path: Path) -> None:
+def test_a_half_made_data_folder_is_reported_with_what_to_do(scratch: Path) -> None:
     """A folder left by an initdb killed in place (what pgserver's own initdb left): a clear refusal."""
-    platform = Platform(tmp_path)
+    platform = Platform(scratch)
     platform.pgdata.mkdir()
     user = None
     if os.geteuid() == 0:  # as pgserver does: initdb runs as its own user, who must reach the folder
