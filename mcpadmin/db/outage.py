@@ -10,6 +10,7 @@ it comes back, instead of a traceback per request.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -55,7 +56,7 @@ def note_down(error: BaseException) -> None:
             return
         _down_since = time.monotonic()
     reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    logger.warning("database unavailable: %s (requests are answered 503 until it is back)", reason)
+    logger.warning("database unavailable: %s (process %d answers 503 until it is back)", reason, os.getpid())
 
 
 def note_up() -> None:
@@ -66,4 +67,4 @@ def note_up() -> None:
     with _lock:
         since, _down_since = _down_since, None
     if since is not None:
-        logger.warning("database available again after %.1f s", time.monotonic() - since)
+        logger.warning("database available again after %.1f s (process %d)", time.monotonic() - since, os.getpid())
