@@ -3,18 +3,21 @@
 Services raise `mcpadmin.core.errors.DomainError`, which knows nothing of
 HTTP: `STATUS_OF` gives each class its status. DRF's own exceptions,
 Django's `ValidationError`, `Http404` and `PermissionDenied`, and database
-integrity errors are mapped onto the same shape here, in one place.
+integrity errors are mapped onto the same shape here, in one place. An
+unreachable database is a `503` `database_unavailable` with `Retry-After`,
+logged once per outage (`mcpadmin.db.outage`), not a 500 with a traceback.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import DatabaseError, IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -28,6 +31,7 @@ from mcpadmin.core.errors import (
     RateLimited,
     Unprocessable,
 )
+from mcpadmin.db import outage
 
 #: The status of each domain error (the most specific class wins); a plain DomainError is a 400.
 STATUS_OF = {
@@ -97,6 +101,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             error_body("conflict", "The change conflicts with existing data."), status=status.HTTP_409_CONFLICT
         )
+    elif isinstance(exc, DatabaseError) and outage.is_unavailable(exc):
+        return database_unavailable(exc, Response)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: handled by the JSON 500 handler below, and logged by Django
 
@@ -113,6 +119,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(error_body(_drf_code(exc), message, details), status=exc.status_code, headers=headers)
 
 
+def database_unavailable(exc: Exception, response_class: type[HttpResponse] = JsonResponse) -> HttpResponse:
+    """`503` + `Retry-After` for an outage: logged once when it starts (`outage.note_down`), not per request."""
+    outage.note_down(exc)
+    response = response_class(
+        error_body("database_unavailable", "The database is unavailable; retry shortly."),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+    )
+    response._has_been_logged = True  # no "Service Unavailable: <path>" line per request: note_down logged it
+    return response
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -126,6 +144,17 @@ def json_or_html_404(request: HttpRequest, exception: Exception | None = None) -
 
 
 def json_or_html_500(request: HttpRequest) -> Any:
+    error = sys.exc_info()[1]  # Django calls this handler inside its except block
+    if isinstance(error, DatabaseError) and outage.is_unavailable(error):  # outside DRF: middleware, the admin
+        if _is_api(request):
+            return database_unavailable(error)
+        outage.note_down(error)
+        response = HttpResponse(
+            "The database is unavailable; retry shortly.\n", content_type="text/plain", status=503,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )  # fmt: skip
+        response._has_been_logged = True
+        return response
     if _is_api(request):
         return JsonResponse(error_body("server_error", "Internal server error."), status=500)
     from django.views.defaults import server_error
