@@ -19,8 +19,16 @@ from rest_framework.views import APIView
 from apikeys import policy, ratelimit
 from mcpadmin.api.auth import INVALID_KEY_MESSAGE, ApiKeyAuthentication, ServicePermission
 from mcpadmin.core.actor import Actor
-from mcpadmin.core.errors import RateLimited
+from mcpadmin.core.errors import RateLimited, invalid
 from tenants.config import burst_limit_for, limits_for
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter: `true` or `false` (absent or empty: false); anything else is a 400 naming it."""
+    value = request.query_params.get(name, "")
+    if value not in ("", "true", "false"):
+        raise invalid(name, f"{name} is true or false.")
+    return value == "true"
 
 
 class PlatformViewMixin:
