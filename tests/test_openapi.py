@@ -87,7 +87,9 @@ def test_lists_are_documented_as_pages(schema):
         if method == "get" and "limit" in names:
             ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
             assert ref.startswith("#/components/schemas/Paginated"), path
-    assert "limit" in {p["name"] for p in schema["paths"]["/api/v1/collections"]["get"]["parameters"]}
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/collections"]["get"]["parameters"]}
+    assert parameters["limit"]["schema"]["minimum"] == 1
+    assert parameters["offset"]["schema"]["minimum"] == 0
 
 
 def test_request_bodies_are_closed_and_named_once(schema):

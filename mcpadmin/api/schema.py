@@ -290,13 +290,20 @@ def _add_error_responses(method: str, operation: dict[str, Any]) -> None:
         responses.setdefault(code, response)
 
 
-#: Query parameters of pagination: not filters (an empty value is not "no filter" there).
-PAGINATION_PARAMETERS = {"limit", "offset"}
+#: Query parameters of pagination, with the ranges mcpadmin.api.pagination accepts (a larger limit is the maximum
+#: page size); not filters: an empty value is a 400 there, not "no filter".
+PAGINATION_PARAMETERS = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "offset": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+}
 
 
 def _allow_empty_filters(operation: dict[str, Any]) -> None:
-    """A list filter given empty (`?workspace_id=`) filters nothing (django-filter's rule): say so."""
+    """A list filter given empty (`?workspace_id=`) filters nothing (django-filter's rule): say so. Pagination
+    parameters get their ranges."""
     for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "query" and parameter.get("name") in PAGINATION_PARAMETERS:
+            parameter["schema"] = {**parameter.get("schema", {}), **PAGINATION_PARAMETERS[parameter["name"]]}
         if (
             parameter.get("in") == "query"
             and parameter.get("name") not in PAGINATION_PARAMETERS
