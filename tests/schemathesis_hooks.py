@@ -97,8 +97,10 @@ def map_case(context: Any, case: Any) -> Any:
         body.pop("agent_id", None)
         if body.get("key_type") == "agent":
             body["agent_id"] = os.environ["MCPADMIN_FUZZ_AGENT_ID"]
-    if "definition" in body:
-        body["definition"] = DEFINITIONS.get(body.get("workflow_type"), DEFINITIONS["sequential"])
+    if operation == "POST /api/v1/workflows":
+        body["definition"] = DEFINITIONS[body["workflow_type"]]
+    elif operation == "PATCH /api/v1/workflows/{id}":
+        body.pop("definition", None)  # its shape is the stored workflow's type, which the case cannot know
     if operation == "POST /api/v1/search" and body.get("candidates", 100) < body.get("k", 10):
         body["candidates"] = body.get("k", 10)
     case.body = body
