@@ -69,7 +69,11 @@ class ApiKeyIssueSerializer(StrictSerializer):
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_in_seconds = StrictIntegerField(required=False, min_value=60, max_value=10 * 365 * 86400)
-    agent_id = serializers.UUIDField(required=False, allow_null=True)
+    agent_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="The agent an `agent` key acts as: required for those, refused for others.",
+    )
     metadata = JSONObjectField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

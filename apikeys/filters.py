@@ -12,7 +12,10 @@ class ApiKeyFilter(django_filters.FilterSet):
     key_type = django_filters.ChoiceFilter(choices=KeyType.choices)
     parent_key_id = django_filters.UUIDFilter(field_name="parent_key_id")
     agent_id = django_filters.UUIDFilter(field_name="agent_id")
-    is_active = django_filters.BooleanFilter()
+    #: `true` or `false`, anything else a 400 (a BooleanFilter would silently ignore `?is_active=yes please`).
+    is_active = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
 
     class Meta:
         model = ApiKey

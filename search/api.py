@@ -19,7 +19,7 @@ from apikeys import policy
 from mcpadmin.api import parsers
 from mcpadmin.api.pagination import Pagination
 from mcpadmin.api.serializers import JSONObjectField, StrictIntegerField, StrictSerializer
-from mcpadmin.api.views import PlatformAPIView
+from mcpadmin.api.views import PlatformAPIView, query_flag
 from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
 from search.fusion import DEFAULT_FUSION, FUSIONS
@@ -34,11 +34,20 @@ from search.services import (
     documents_delete,
     documents_ingest,
 )
-from search.vectors import vector_problem
+from search.vectors import FLOAT4_MAX, FLOAT4_MIN_NORMAL, vector_problem
 from workspaces.policy import redacted, refuse_hidden_filters
 
 
-@extend_schema_field({"type": "array", "items": {"type": "number"}, "maxItems": NORMALIZED_DIMENSIONS})
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "number", "minimum": -FLOAT4_MAX, "maximum": FLOAT4_MAX},
+        "minItems": 1,
+        "maxItems": NORMALIZED_DIMENSIONS,
+        "not": {"items": {"minimum": -FLOAT4_MIN_NORMAL, "maximum": FLOAT4_MIN_NORMAL}},
+        "description": f"1 to {NORMALIZED_DIMENSIONS} float4 numbers, not all zero (a vector needs a direction).",
+    }
+)
 class EmbeddingField(serializers.Field):
     """A list of up to 1536 finite numbers, not all zero (checked in one pass, without a field per number)."""
 
@@ -102,8 +111,12 @@ class CollectionSerializer(serializers.ModelSerializer):
 
 
 class CollectionCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=255)
-    text_search_config = serializers.CharField(max_length=63, default="english")
+    name = serializers.CharField(
+        max_length=255, help_text='1 to 255 printable characters, no "/", no surrounding spaces.'
+    )
+    text_search_config = serializers.CharField(
+        max_length=63, default="english", help_text="A text-search configuration of the database (`pg_ts_config`)."
+    )
     workspace_id = serializers.UUIDField(required=False, allow_null=True)
 
 
@@ -290,6 +303,7 @@ class CollectionListView(PlatformAPIView):
     """The caller's collections. Ingest creates a collection on first use (analyzer `english`)."""
 
     service = "search"
+    pagination_class = Pagination  # read by the OpenAPI schema: the list is a page
 
     @extend_schema(
         parameters=[OpenApiParameter("include_public", bool, description="also collections of other tenants' "
@@ -298,8 +312,9 @@ class CollectionListView(PlatformAPIView):
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         paginator = Pagination()
-        include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        queryset = Collection.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
+        queryset = Collection.objects.visible_to(
+            self.actor, include_public=query_flag(request, "include_public")
+        ).order_by("name", "id")
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 
@@ -371,7 +386,7 @@ class CollectionDocumentsView(PlatformAPIView):
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
         ],
-        responses=DeletedSerializer,
+        responses={200: DeletedSerializer},
         operation_id="search_documents_delete_by_filter",
     )
     def delete(self, request: Request, collection: str) -> Response:
@@ -391,7 +406,7 @@ class DocumentDetailView(PlatformAPIView):
         target = collection_readable(actor=self.actor, name=collection)
         return Response(DocumentSerializer(collection_document(target, document_id)).data)
 
-    @extend_schema(responses=DeletedSerializer, operation_id="search_document_delete")
+    @extend_schema(responses={200: DeletedSerializer}, operation_id="search_document_delete")
     def delete(self, request: Request, collection: str, document_id: str) -> Response:
         target = collection_readable(actor=self.actor, name=collection)
         deleted = document_delete(actor=self.actor, collection=target, document_id=document_id)

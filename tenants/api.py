@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +14,14 @@ from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.core.access import KeyType
 from tenants.config import limits_for
 from tenants.selectors import service_tokens_public
-from tenants.services import UNSET, service_token_delete, service_token_set, tenant_config_of, tenant_config_update
+from tenants.services import (
+    PROVIDER_RE,
+    UNSET,
+    service_token_delete,
+    service_token_set,
+    tenant_config_of,
+    tenant_config_update,
+)
 
 
 class ServiceTokenSerializer(serializers.Serializer):
@@ -83,7 +90,14 @@ class TenantConfigView(PlatformAPIView):
         return Response(TenantConfigSerializer(config_body(self.actor.tenant)).data)
 
 
-@extend_schema(tags=["tenant-config"])
+@extend_schema(
+    tags=["tenant-config"],
+    parameters=[
+        OpenApiParameter(
+            "provider", str, OpenApiParameter.PATH, pattern=PROVIDER_RE.pattern, description="The provider's name."
+        )
+    ],
+)
 class ServiceTokenView(PlatformAPIView):
     """A tenant's token for an outside provider. Write-only: it is never returned, only its last four characters."""
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mcpadmin.api.serializers import JSONObjectField, StrictSerializer
-from mcpadmin.api.views import PlatformViewMixin
+from mcpadmin.api.views import PlatformViewMixin, query_flag
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
 from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
@@ -119,7 +119,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Workspace.objects.none()
-        include_public = self.request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
+        include_public = query_flag(self.request, "include_public")
         return Workspace.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
 
     def _workspace(self) -> tuple[Workspace, WorkspaceAccess]:
@@ -159,7 +159,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
         workspace_delete(actor=self.actor, workspace_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
+    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True), filters=False)
     @extend_schema(methods=["POST"], request=MemberAddSerializer, responses={201: MemberSerializer})
     @action(detail=True, methods=["get", "post"])
     def members(self, request: Request, pk: str) -> Response:

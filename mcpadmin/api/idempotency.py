@@ -26,6 +26,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
+    pattern="^[!-~]{1,255}$",
     description="1-255 visible ASCII characters. A retry with the same key and body gets the first 201 again "
     "(header `Idempotent-Replayed: true`); with another body, 422 `idempotency_mismatch`.",
 )

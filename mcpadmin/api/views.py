@@ -34,6 +34,14 @@ def refuse_nul(request: Request, path_values: dict[str, Any]) -> None:
             raise invalid(label, f"{label} contains a NUL character (\\u0000).")
 
 
+def query_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter: `true` or `false` (absent or empty: false); anything else is a 400 naming it."""
+    value = request.query_params.get(name, "")
+    if value not in ("", "true", "false"):
+        raise invalid(name, f"{name} is true or false.")
+    return value == "true"
+
+
 class PlatformViewMixin:
     """Declare `service` (one of `apikeys.SERVICES`, or `KEY_ITSELF`); `service_actions` maps view actions
     to read/write. A view that declares none is refused to every key (and named by system check mcpadmin.E001)."""
