@@ -1,25 +1,35 @@
-"""Search's share of offboarding a tenant: `embedding_statistics` is keyed by collection id (as text), not by a
-foreign key, so the cascade from `tenants` does not reach it (registered on `tenants.hooks`)."""
+"""Search's share of offboarding a tenant (registered on `tenants.hooks`): `embedding_statistics` (keyed by the
+collection's id as text) and `search_postings` (no foreign key, like an index) are not reached by the cascade from
+`tenants`. The trigger `search_collections_forget_statistics` would remove them with their collections; they are
+counted here for the plan, and deleted here so that offboarding does not depend on it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from search.models import Collection, EmbeddingStatistics
+from django.db import connection
+
 from tenants.hooks import TenantData
 
-
-def _statistics_of(tenant_id: Any) -> Any:
-    collection_ids = [str(pk) for pk in Collection.objects.filter(tenant_id=tenant_id).values_list("pk", flat=True)]
-    return EmbeddingStatistics.objects.filter(collection_id__in=collection_ids)
-
-
-def statistics_count(tenant_id: Any) -> dict[str, int]:
-    return {EmbeddingStatistics._meta.db_table: _statistics_of(tenant_id).count()}
+_TABLES = {
+    "embedding_statistics": "collection_id IN (SELECT id::text FROM search_collections WHERE tenant_id = %s)",
+    "search_postings": "collection_id IN (SELECT id FROM search_collections WHERE tenant_id = %s)",
+}
 
 
-def statistics_delete(tenant_id: Any) -> None:
-    _statistics_of(tenant_id).delete()
+def search_data_count(tenant_id: Any) -> dict[str, int]:
+    rows = {}
+    with connection.cursor() as cursor:
+        for table, where in _TABLES.items():
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE {where}", [tenant_id])
+            rows[table] = cursor.fetchone()[0]
+    return rows
 
 
-TENANT_STATISTICS = TenantData(count=statistics_count, delete=statistics_delete)
+def search_data_delete(tenant_id: Any) -> None:
+    with connection.cursor() as cursor:
+        for table, where in _TABLES.items():
+            cursor.execute(f"DELETE FROM {table} WHERE {where}", [tenant_id])
+
+
+TENANT_SEARCH_DATA = TenantData(count=search_data_count, delete=search_data_delete)

@@ -33,6 +33,7 @@ THROUGH_PARENT = {
     "search_collection_models": ("collection_id", "search_collections"),
     "search_collection_counters": ("collection_id", "search_collections"),
     "search_term_stats": ("collection_id", "search_collections"),
+    "search_postings": ("collection_id", "search_collections"),
 }
 #: Tables keyed by text that holds a parent's id (no foreign key at all).
 KEYED_BY_TEXT = {
