@@ -7,6 +7,7 @@ same rules hold; these helpers keep each app's `admin.py` thin.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from mcpadmin.api.auth import client_ip
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError
 
@@ -21,6 +23,18 @@ from mcpadmin.core.errors import DomainError
 def operator_actor(request: HttpRequest) -> Actor:
     """The logged-in operator, as the services know callers."""
     return Actor.for_operator(request.user.get_username())
+
+
+def operator_client_ip(request: HttpRequest) -> str | None:
+    """The address django-axes counts an operator's logins by (`AXES_CLIENT_IP_CALLABLE`): the API's `client_ip`
+    (X-Forwarded-For behind MCPADMIN_TRUSTED_PROXIES), else REMOTE_ADDR when that is no address, else None (axes
+    stores addresses in an IP column: a forged header must not turn a login into a server error)."""
+    for candidate in (client_ip(request), request.META.get("REMOTE_ADDR")):
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def refusal_text(error: DomainError) -> str:
