@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from agents import hooks
 from agents.models import Agent, AgentStatus
-from agents.selectors import agents_visible_to
+from agents.policy import AGENT_FIELD_WRITERS
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, NotFound, invalid, not_allowed
+from mcpadmin.core.fields import field_refusal
 from mcpadmin.core.validation import UNSET, clean_object, clean_tags, clean_text
 from tenants.models import Tenant
 
@@ -67,7 +68,8 @@ def agent_update(
     metadata: dict[str, Any] = UNSET,
     status: str = UNSET,
 ) -> Agent:
-    """Changes the given fields. An agent key edits only its own profile, and may not enable or disable itself.
+    """Changes the given fields, as `agents.policy.AGENT_FIELD_WRITERS` allows the caller: an agent key edits
+    its own profile, never its teams, capabilities or status.
 
     An agent enabled or given capabilities then picks up the waiting workflow tasks it now qualifies for.
     """
@@ -98,14 +100,25 @@ def _agent_update(
     metadata: dict[str, Any],
     status: str,
 ) -> Agent:
-    agent = agents_visible_to(actor).select_for_update().filter(pk=agent_id).first()
+    agent = Agent.objects.visible_to(actor).select_for_update().filter(pk=agent_id).first()
     if agent is None:
         raise NotFound("No such agent.")
-    if not (actor.manages_tenant or actor.is_agent):
-        raise not_allowed("This key may not change agents.")
+    given = {
+        field: value
+        for field, value in {
+            "name": name,
+            "description": description,
+            "capabilities": capabilities,
+            "teams": teams,
+            "metadata": metadata,
+            "status": status,
+        }.items()
+        if value is not UNSET
+    }
+    refusal = field_refusal(AGENT_FIELD_WRITERS, actor, given, what="an agent")
+    if refusal is not None:
+        raise refusal
     if status is not UNSET:
-        if not actor.manages_tenant:
-            raise not_allowed("An agent may not change its own status.", status=["not allowed for agent keys"])
         if status not in AgentStatus.values:
             raise invalid("status", f"status must be one of {', '.join(AgentStatus.values)}.")
         agent.status = status
@@ -137,7 +150,7 @@ def agent_heartbeat(*, actor: Actor, agent_id: Any, now: datetime | None = None)
     coming online picks up what waited for it.
     """
     with transaction.atomic():
-        agent = agents_visible_to(actor).filter(pk=agent_id).first()
+        agent = Agent.objects.visible_to(actor).filter(pk=agent_id).first()
         if agent is None:
             raise NotFound("No such agent.")
         if not (actor.manages_tenant or actor.is_agent):
@@ -154,7 +167,7 @@ def agent_check_deletable(*, actor: Actor, agent_id: Any) -> Agent:
     Apps above register their refusals on `agents.hooks.on_agent_delete` (tasks: an agent with tasks that are not
     completed or cancelled stays, else they would be left assigned to nobody).
     """
-    agent = agents_visible_to(actor).filter(pk=agent_id).first()
+    agent = Agent.objects.visible_to(actor).filter(pk=agent_id).first()
     if agent is None:
         raise NotFound("No such agent.")
     if not actor.manages_tenant:
@@ -172,7 +185,7 @@ def agent_delete(*, actor: Actor, agent_id: Any) -> None:
     agent between the check and the delete. Its final tasks keep their
     history with no assignee; memberships go with it.
     """
-    locked = agents_visible_to(actor).select_for_update().filter(pk=agent_id).first()
+    locked = Agent.objects.visible_to(actor).select_for_update().filter(pk=agent_id).first()
     if locked is None:
         raise NotFound("No such agent.")
     agent = agent_check_deletable(actor=actor, agent_id=locked.pk)

@@ -7,27 +7,25 @@ Searching is a read (user keys may search); ingest and deletes are writes.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
+from mcpadmin.api import parsers
 from mcpadmin.api.pagination import Pagination
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictIntegerField, StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
-from mcpadmin.core.errors import DomainError, PayloadTooLarge
+from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
-from search.selectors import collection_document, collection_list, collection_readable, collection_statistics, search
+from search.policy import document_hidden_fields
+from search.selectors import collection_document, collection_readable, collection_statistics, search
 from search.services import (
-    MAX_BATCH_BYTES,
     MAX_BATCH_DOCUMENTS,
     DocumentInput,
     collection_create,
@@ -36,43 +34,7 @@ from search.services import (
     documents_ingest,
 )
 from search.vectors import vector_problem
-
-MAX_SEARCH_BYTES = 1024 * 1024
-
-
-class BoundedJSONParser(BaseParser):
-    """JSON bodies up to `max_bytes` (413 beyond, as JSON). NaN and Infinity parse, so that validation names them.
-
-    Not a JSONParser subclass: DRF would read those through `request.body`, capped by Django's
-    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML 400; this one reads the stream itself, up to its limit.
-    """
-
-    media_type = "application/json"
-    max_bytes = MAX_BATCH_BYTES
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            "payload_too_large",
-            f"The body exceeds the limit of {self.max_bytes} bytes ({self.max_bytes // (1024 * 1024)} MB).",
-            {"limit_bytes": self.max_bytes},
-        )
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise self._too_large()
-        body = stream.read(self.max_bytes + 1) if stream is not None else b""
-        if len(body) > self.max_bytes:
-            raise self._too_large()
-        try:
-            return json.loads(body.decode((parser_context or {}).get("encoding") or "utf-8"))
-        except ValueError as error:
-            raise ParseError(f"JSON parse error - {error}") from error
-
-
-class SearchBodyParser(BoundedJSONParser):
-    max_bytes = MAX_SEARCH_BYTES
+from workspaces.policy import redacted, refuse_hidden_filters
 
 
 @extend_schema_field({"type": "array", "items": {"type": "number"}, "maxItems": NORMALIZED_DIMENSIONS})
@@ -89,16 +51,6 @@ class EmbeddingField(serializers.Field):
         return value
 
 
-class MetadataField(serializers.DictField):
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        value = super().to_internal_value(data)
-        try:
-            json.dumps(value, allow_nan=False)
-        except ValueError as error:
-            raise serializers.ValidationError("NaN and Infinity are not JSON.") from error
-        return value
-
-
 class DocumentItemSerializer(StrictSerializer):
     external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
     content = serializers.CharField(trim_whitespace=False, allow_blank=False)
@@ -107,8 +59,8 @@ class DocumentItemSerializer(StrictSerializer):
     agent_id = serializers.CharField(max_length=255, required=False, allow_null=True)
     task_type = serializers.CharField(max_length=50, required=False, allow_null=True)
     cost_usd = serializers.DecimalField(max_digits=10, decimal_places=6, required=False, allow_null=True)
-    generation_time_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    metadata = MetadataField(required=False)
+    generation_time_ms = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    metadata = JSONObjectField(required=False)
 
     def validate_content(self, value: str) -> str:
         if not value.strip():
@@ -121,7 +73,7 @@ class IngestSerializer(StrictSerializer):
         child=DocumentItemSerializer(),
         allow_empty=False,
         max_length=MAX_BATCH_DOCUMENTS,
-        help_text=f"At most {MAX_BATCH_DOCUMENTS} documents and {MAX_BATCH_BYTES // (1024 * 1024)} MB.",
+        help_text=f"At most {MAX_BATCH_DOCUMENTS} documents; the body at most MCPADMIN_INGEST_MAX_BYTES (10 MB).",
     )
 
 
@@ -184,7 +136,7 @@ class CollectionStatsSerializer(CollectionSerializer):
 class FiltersSerializer(StrictSerializer):
     agent_id = serializers.CharField(max_length=255, required=False)
     task_type = serializers.CharField(max_length=50, required=False)
-    metadata = MetadataField(required=False, help_text="JSON containment: metadata @> this object.")
+    metadata = JSONObjectField(required=False, help_text="JSON containment: metadata @> this object.")
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
 
@@ -198,10 +150,10 @@ class SearchRequestSerializer(StrictSerializer):
     query_embedding = EmbeddingField(required=False, allow_null=True)
     model = serializers.CharField(max_length=255, required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["hybrid", "bm25", "vector"], default="hybrid")
-    k = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    k = StrictIntegerField(min_value=1, max_value=100, default=10)
     filters = FiltersSerializer(required=False)
-    rrf_k = serializers.IntegerField(min_value=1, max_value=100_000, default=60)
-    candidates = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
+    rrf_k = StrictIntegerField(min_value=1, max_value=100_000, default=60)
+    candidates = StrictIntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("collection" in attrs) == ("collection_id" in attrs):
@@ -270,9 +222,10 @@ def _filters_from_query(params: Any) -> DocumentFilters:
     values: dict[str, Any] = {name: params[name] for name in params}
     if "metadata" in values:
         try:
-            values["metadata"] = json.loads(values["metadata"])
+            values["metadata"] = parsers.loads(values["metadata"])
         except ValueError as error:
-            raise DomainError("invalid", "metadata is not JSON.", {"metadata": ["Expected a JSON object."]}) from error
+            message = f"Expected a JSON object: {error}."
+            raise DomainError("invalid", f"metadata is not valid JSON: {error}.", {"metadata": [message]}) from error
     data = DeleteFiltersSerializer(data=values)
     data.is_valid(raise_exception=True)
     return DocumentFilters(**data.validated_data)
@@ -309,7 +262,7 @@ class CollectionListView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        queryset = collection_list(actor=self.actor, include_public=include_public)
+        queryset = Collection.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 
@@ -343,7 +296,7 @@ class CollectionDetailView(PlatformAPIView):
 @extend_schema(tags=["search"])
 class CollectionDocumentsView(PlatformAPIView):
     service = "search"
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [parsers.IngestJSONParser]
 
     @extend_schema(request=IngestSerializer, responses={200: IngestResponseSerializer})
     def post(self, request: Request, collection: str) -> Response:
@@ -388,8 +341,6 @@ class CollectionDocumentsView(PlatformAPIView):
         """Deletes the documents matching every given filter (at least one), with their statistics."""
         target = collection_readable(actor=self.actor, name=collection)
         filters = _filters_from_query(request.query_params)
-        if filters.is_empty():
-            raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
         deleted = documents_delete(actor=self.actor, collection=target, filters=filters)
         return Response({"deleted": len(deleted), "ids": deleted})
 
@@ -415,7 +366,6 @@ class SearchView(PlatformAPIView):
     """BM25, vector or hybrid (RRF) search of one of the caller's collections. A read: user keys may search."""
 
     service = "search"
-    parser_classes = [SearchBodyParser]
 
     def get_service_action(self, request: Request) -> str:
         return policy.READ
@@ -429,6 +379,10 @@ class SearchView(PlatformAPIView):
             actor=self.actor, name=values.get("collection"), collection_id=values.get("collection_id")
         )
         filters = DocumentFilters(**values.get("filters", {}))
+        hidden = document_hidden_fields(self.actor, target)
+        refuse_hidden_filters(
+            {f"filters.{name}" for name in values.get("filters", {})}, tuple(f"filters.{h}" for h in hidden)
+        )
         result = search(
             collection=target,
             mode=values["mode"],
@@ -447,7 +401,7 @@ class SearchView(PlatformAPIView):
             "vector_method": result.vector_method,
             "query_terms": result.query_terms,
             "notes": result.notes,
-            "results": result.results,
+            "results": [redacted(hit, hidden) for hit in result.results],
             "timings_ms": result.timings_ms,
         }
         return Response(SearchResponseSerializer(body).data)

@@ -40,7 +40,6 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
 
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError, NotFound
@@ -92,13 +91,6 @@ def collection_readable(*, actor: Actor, name: str | None = None, collection_id:
     if collection is None or not policy.may_read(actor, collection):
         raise NotFound("No such collection.", {"collection": [str(name or collection_id)]})
     return collection
-
-
-def collection_list(*, actor: Actor, include_public: bool = False) -> QuerySet[Collection]:
-    """The caller's tenant's collections it may read; with `include_public`, other tenants' public-workspace ones."""
-    return Collection.objects.filter(policy.readable_collections(actor, include_public=include_public)).order_by(
-        "name", "id"
-    )
 
 
 def collection_document(collection: Collection, document_id: Any) -> Embedding:

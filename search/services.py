@@ -57,6 +57,8 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connec
 
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound
+from mcpadmin.core.fields import field_refusal
+from mcpadmin.core.validation import INT4_MAX, free_json_problem
 from search import policy
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection, Embedding
@@ -73,7 +75,6 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_DOCUMENTS = 1000
-MAX_BATCH_BYTES = 10 * 1024 * 1024
 #: Second key of the advisory lock that lets one process fold a collection's statistics.
 FOLD_LOCK = -1
 #: Documents without an external id are deduplicated by content under this many advisory locks per model.
@@ -335,6 +336,10 @@ def _check_batch(documents: Sequence[DocumentInput]) -> None:
             raise invalid_item(index, "content", "Content must not be empty.")
         if not document.model or not document.model.strip():
             raise invalid_item(index, "model", "A document names the model of its embedding.")
+        if document.generation_time_ms is not None and not 0 <= document.generation_time_ms <= INT4_MAX:
+            raise invalid_item(index, "generation_time_ms", f"An integer from 0 to {INT4_MAX}.")
+        if problem := free_json_problem(document.metadata or {}, "metadata"):
+            raise invalid_item(index, "metadata", problem)
         if document.embedding is not None:
             problem = vector_problem(document.embedding)
             if problem:
@@ -622,11 +627,37 @@ def _write_documents(
 
 
 def _attributed(actor: Actor, documents: Sequence[DocumentInput]) -> list[DocumentInput]:
-    """A caller acting as an agent writes as that agent: its documents that name no agent get its id."""
+    """A caller acting as an agent writes as that agent: its documents get its id, and naming another agent as
+    the author is refused (`policy.DOCUMENT_FIELD_WRITERS`): authorship decides who may later replace or delete."""
     if actor.agent_id is None:
         return list(documents)
     acting_agent = str(actor.agent_id)
-    return [d if d.agent_id else dataclasses.replace(d, agent_id=acting_agent) for d in documents]
+    for index, document in enumerate(documents):
+        if document.agent_id and document.agent_id != acting_agent:
+            refusal = field_refusal(policy.DOCUMENT_FIELD_WRITERS, actor, ["agent_id"], what="a document")
+            if refusal is not None:
+                raise Forbidden(
+                    refusal.code,
+                    f"documents[{index}].agent_id: an agent key writes as its own agent only.",
+                    {f"documents[{index}].agent_id": [f"must be {acting_agent} or absent"]},
+                )
+    return [dataclasses.replace(d, agent_id=acting_agent) for d in documents]
+
+
+def _check_replaceable(
+    own_agent: str | None, documents: Sequence[DocumentInput], indexes: Sequence[int], replaces: Sequence[UUID]
+) -> None:
+    """A caller that may replace only its own agent's documents (`policy.replace_scope`) replaces only those."""
+    if own_agent is None or not replaces:
+        return
+    authors = dict(Embedding.objects.filter(id__in=replaces).values_list("id", "agent_id"))
+    for index, document_id in zip(indexes, replaces, strict=True):
+        if authors.get(document_id) != own_agent:
+            raise Forbidden(
+                "workspace_forbidden",
+                f"documents[{index}] would replace a document another agent wrote; that needs the moderator role.",
+                {f"documents[{index}].external_id": ["written by another agent"]},
+            )
 
 
 def documents_ingest(
@@ -650,6 +681,7 @@ def documents_ingest(
     def write() -> IngestResult:
         target = _collection_for_write(tenant, collection)
         policy.require_ingest(actor, target)
+        own_agent = policy.replace_scope(actor, target)
         stripe = acquire_stripe(target.id)
         _register_dimensions(target, documents)
         _lock_content_keys(target, documents)
@@ -673,6 +705,7 @@ def documents_ingest(
         present = [index for index in everything if index not in outcome and locked[index] is not None]
         if present:
             replaces = [locked[index] for index in present]
+            _check_replaceable(own_agent, documents, present, replaces)
             _write_documents(target, [documents[index] for index in present], replaces, stripe)
             outcome |= {index: (locked[index], False) for index in present}
         if len(outcome) < len(documents):
@@ -680,7 +713,43 @@ def documents_ingest(
         _fold_after_commit(target.id)
         return IngestResult(target, [outcome[i] for i in everything])
 
-    return _retrying(write)
+    try:
+        return _retrying(write)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != _PROGRAM_LIMIT_EXCEEDED:
+            raise
+        raise _index_too_large(tenant, collection, documents) from error
+
+
+#: PostgreSQL's "string is too long for tsvector": a document's distinct words exceed 1 MB.
+_PROGRAM_LIMIT_EXCEEDED = "54000"
+#: Documents shorter than this cannot reach the tsvector limit (a word's lexemes are at most ~3x its bytes).
+_TSVECTOR_SUSPECT_BYTES = 256 * 1024
+
+
+def _index_too_large(tenant: Tenant, collection: str, documents: Sequence[DocumentInput]) -> DomainError:
+    """The 400 of a batch whose full-text index PostgreSQL refused: names the (first) document at fault.
+
+    A tsvector holds at most 1 MB of distinct lexemes (plus positions), whatever the 10 MB body limit allows:
+    such a document is refused (split it), never truncated silently. Runs only after the failure, so a
+    normal ingest pays nothing; each suspect is analysed alone, in a savepoint.
+    """
+    config = (
+        Collection.objects.filter(tenant=tenant, name=collection).values_list("text_search_config", flat=True).first()
+        or "english"
+    )
+    message = "Its full-text index would exceed PostgreSQL's 1 MB tsvector limit; split it into smaller documents."
+    for index, document in enumerate(documents):
+        if len(document.content.encode()) < _TSVECTOR_SUSPECT_BYTES:
+            continue
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT length(to_tsvector(%s::regconfig, %s))", [config, document.content])
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) == _PROGRAM_LIMIT_EXCEEDED:
+                return invalid_item(index, "content", message)
+            raise
+    return DomainError("invalid", f"A document of the batch is too large to index. {message}", {"documents": [message]})
 
 
 # --- Delete --------------------------------------------------------------------------------------------------------
@@ -726,11 +795,17 @@ def _own_documents_only(own_agent: str | None, filters: DocumentFilters) -> Docu
 def documents_delete(*, actor: Actor, collection: Collection, filters: DocumentFilters) -> list[UUID]:
     """Deletes the collection's documents matching every member of `filters`; returns their ids.
 
-    An empty `filters` deletes every document of the collection (the API refuses it before calling this).
-    A caller whose workspace role allows deleting only its own agent's documents deletes only those, and is
-    refused (403) a filter naming another agent. The statistics lose exactly what the deleted rows held, in
-    the same transaction.
+    A filter that matches everything (none given, or only `metadata={}`) is refused (400): emptying a
+    collection is never the accident of a forgotten parameter. A caller that may delete only its own agent's
+    documents deletes only those, and is refused (403) a filter naming another agent. The statistics lose
+    exactly what the deleted rows held, in the same transaction.
     """
+    if filters.is_empty():
+        raise DomainError(
+            "invalid",
+            "Give at least one filter that restricts the documents (an empty metadata object matches all).",
+            {"filters": ["at least one filter"]},
+        )
     filters = _own_documents_only(policy.delete_scope(actor, collection), filters)
     return _delete_matching(collection, filters)
 

@@ -27,13 +27,13 @@ from mcpadmin.api.idempotency import (
     renderer,
     request_fingerprint,
 )
-from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
+from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, JSONValueField, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
-from workflows.definition import DEFINITION_SCHEMA
+from workflows.definition import DEFINITION_SCHEMA, MAX_DEFINITION_BYTES, MAX_DEFINITION_DEPTH
 from workflows.engine import STEP_STATUSES
 from workflows.filters import ExecutionFilter, WorkflowFilter
 from workflows.models import ExecutionStatus, Workflow, WorkflowExecution, WorkflowStatus, WorkflowType
-from workflows.selectors import execution_steps
+from workflows.selectors import execution_data_readable, execution_steps, readable_task_ids
 from workflows.services import (
     execution_cancel,
     execution_start,
@@ -67,13 +67,22 @@ class WorkflowCreateSerializer(StrictSerializer):
     name = StrictCharField(max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     workflow_type = serializers.ChoiceField(choices=WorkflowType.choices)
-    definition = serializers.JSONField(help_text="Validated against GET /api/v1/workflows/schema.")
+    definition = JSONValueField(
+        max_bytes=MAX_DEFINITION_BYTES,
+        max_depth=MAX_DEFINITION_DEPTH,
+        help_text="Validated against GET /api/v1/workflows/schema.",
+    )
 
 
 class WorkflowPatchSerializer(StrictSerializer):
     name = StrictCharField(required=False, max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
-    definition = serializers.JSONField(required=False, help_text="A new definition bumps `version`.")
+    definition = JSONValueField(
+        required=False,
+        max_bytes=MAX_DEFINITION_BYTES,
+        max_depth=MAX_DEFINITION_DEPTH,
+        help_text="A new definition bumps `version`.",
+    )
 
 
 class WorkflowTransitionSerializer(StrictSerializer):
@@ -82,7 +91,7 @@ class WorkflowTransitionSerializer(StrictSerializer):
 
 
 class ExecutionStartSerializer(StrictSerializer):
-    input = serializers.DictField(required=False, help_text="Read by templates and conditions as `$.input`.")
+    input = JSONObjectField(required=False, help_text="Read by templates and conditions as `$.input`.")
 
 
 class ExecutionCancelSerializer(StrictSerializer):
@@ -140,9 +149,21 @@ class ExecutionSerializer(serializers.ModelSerializer):
     def get_iteration(self, execution: WorkflowExecution) -> int:
         return (execution.state or {}).get("iteration", 0)
 
+    def to_representation(self, execution: WorkflowExecution) -> dict[str, Any]:
+        """Task data only for callers that may read those tasks (`workflows.selectors.readable_task_ids`);
+        without a request (the creator's 201, a cancel: writers, who read every task) everything."""
+        readable = self.context.get("readable_task_ids")
+        if readable is None and self.context.get("request") is not None:
+            readable = readable_task_ids(self.context["request"].user, [execution])
+        self._readable = readable
+        data = super().to_representation(execution)
+        if not execution_data_readable(execution, readable):
+            data["output"], data["error_message"] = None, None
+        return data
+
     @extend_schema_field(StepSerializer(many=True))
     def get_steps(self, execution: WorkflowExecution) -> list[dict[str, Any]]:
-        return StepSerializer(execution_steps(execution), many=True).data
+        return StepSerializer(execution_steps(execution, readable=getattr(self, "_readable", None)), many=True).data
 
 
 #: The body of a started execution's 201, stored byte for byte for Idempotency-Key replays.
@@ -167,7 +188,7 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        return Workflow.objects.order_by("name", "id")
+        return Workflow.objects.visible_to(self.actor).order_by("name", "id")
 
     @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowSerializer})
     def create(self, request: Request) -> Response:
@@ -264,7 +285,18 @@ class WorkflowExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        return WorkflowExecution.objects.order_by("-created_at", "id")
+        return WorkflowExecution.objects.visible_to(self.actor).order_by("-created_at", "id")
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        """A page of executions asks once which of their tasks the caller may read."""
+        if kwargs.get("many") and args:
+            executions = list(args[0])
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "readable_task_ids": readable_task_ids(self.actor, executions),
+            }
+            args = (executions, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     @extend_schema(request=ExecutionCancelSerializer, responses=ExecutionSerializer)
     @action(detail=True, methods=["post"])

@@ -10,12 +10,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictSerializer
 from mcpadmin.api.views import PlatformViewMixin
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
-from workspaces.policy import WorkspaceAccess, access_for
-from workspaces.selectors import workspace_for, workspace_members, workspaces_visible_to
+from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
+from workspaces.selectors import workspace_for, workspace_members
 from workspaces.services import (
     workspace_create,
     workspace_delete,
@@ -39,6 +39,11 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def to_representation(self, workspace: Workspace) -> dict[str, Any]:
+        """Another tenant's public workspace: without the owning tenant's ids and settings."""
+        data = super().to_representation(workspace)
+        return redacted(data, hidden_from(self.context["actor"], workspace.tenant_id, "workspace"))
+
     def get_my_role(self, workspace: Workspace) -> str | None:
         access = self.context.get("access")
         if access is None:
@@ -51,7 +56,7 @@ class WorkspaceWriteSerializer(StrictSerializer):
     description = serializers.CharField(allow_blank=True, required=False)
     visibility = serializers.ChoiceField(choices=WorkspaceVisibility.choices, required=False)
     team_tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
-    settings = serializers.DictField(required=False)
+    settings = JSONObjectField(required=False)
 
 
 class WorkspaceCreateSerializer(WorkspaceWriteSerializer):
@@ -110,7 +115,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
         if getattr(self, "swagger_fake_view", False):
             return Workspace.objects.none()
         include_public = self.request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        return workspaces_visible_to(self.actor, include_public=include_public)
+        return Workspace.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
 
     def _workspace(self) -> tuple[Workspace, WorkspaceAccess]:
         return workspace_for(self.actor, self.kwargs["pk"])
@@ -134,7 +139,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
 
     def retrieve(self, request: Request, pk: str) -> Response:
         workspace, access = self._workspace()
-        return Response(WorkspaceSerializer(workspace, context={"access": access}).data)
+        return Response(WorkspaceSerializer(workspace, context={"actor": self.actor, "access": access}).data)
 
     @extend_schema(request=WorkspaceUpdateSerializer, responses=WorkspaceSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
