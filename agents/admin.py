@@ -6,13 +6,16 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
+from django.urls import reverse
 from django.utils.html import format_html
 
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_is_online, online_since
-from agents.services import agent_create, agent_update
+from agents.services import agent_check_deletable, agent_create, agent_delete, agent_update
 from mcpadmin.adminkit import ModelAdmin, ServiceRefusalsAsMessages, operator_actor
+from mcpadmin.core.errors import DomainError
 
 
 class OnlineFilter(admin.SimpleListFilter):
@@ -82,3 +85,45 @@ class AgentAdmin(ServiceRefusalsAsMessages, ModelAdmin):
     @admin.action(description="Enable selected agents", permissions=["change"])
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_status(request, queryset, AgentStatus.ACTIVE)
+
+    # Deleting goes through `agent_delete`: an agent with open tasks (or named by history) is refused, with why, and
+    # the operator is offered to disable it instead.
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        try:
+            if request.method != "POST":
+                agent_check_deletable(actor=operator_actor(request), agent_id=object_id)
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:
+            self.message_user(request, self._refused_offer_disable(request, object_id, error), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:agents_agent_change", args=[object_id]))
+
+    def _refused_offer_disable(self, request: HttpRequest, agent_id: str, error: DomainError) -> str:
+        return format_html(
+            'Not deleted: {} <form method="post" action="{}" style="display:inline">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="action" value="disable_selected"><input type="hidden" name="index" value="0">'
+            '<input type="hidden" name="_selected_action" value="{}">'
+            '<button type="submit">Disable this agent instead</button></form>',
+            error.message,
+            reverse("admin:agents_agent_changelist"),
+            get_token(request),
+            agent_id,
+        )
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, list[str]]:
+        """The bulk confirmation lists each agent the service would refuse as protected, so nothing is deleted."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for agent in objs:
+            try:
+                agent_check_deletable(actor=operator_actor(request), agent_id=agent.pk)
+            except DomainError as error:
+                protected = [*protected, f"{agent.name}: {error.message}"]
+        return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Agent) -> None:
+        agent_delete(actor=operator_actor(request), agent_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        for agent in queryset:
+            agent_delete(actor=operator_actor(request), agent_id=agent.pk)

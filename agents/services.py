@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import RestrictedError
 from django.utils import timezone
 
 from agents import hooks
@@ -158,3 +159,54 @@ def agent_heartbeat(*, actor: Actor, agent_id: Any, now: datetime | None = None)
         Agent.objects.filter(pk=agent.pk).update(last_seen_at=agent.last_seen_at, updated_at=agent.last_seen_at)
     hooks.announce_available(agent)
     return agent
+
+
+def agent_check_deletable(*, actor: Actor, agent_id: Any) -> Agent:
+    """The agent, if it may be deleted now; else the Conflict saying why (the admin asks before it offers to).
+
+    Apps above register their refusals on `agents.hooks.on_agent_delete` (tasks: an agent with tasks that are not
+    completed or cancelled stays, else they would be left assigned to nobody).
+    """
+    agent = Agent.objects.visible_to(actor).filter(pk=agent_id).first()
+    if agent is None:
+        raise NotFound("No such agent.")
+    if not actor.manages_tenant:
+        raise not_allowed("Only admin, service and gateway keys delete agents.")
+    hooks.check_deletable(agent)
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, actor: Actor, agent_id: Any) -> None:
+    """Deletes an agent that has no open work and appears in no history; the others are disabled instead.
+
+    The row is locked first (FOR UPDATE): an assignment share-locks its agent
+    (`agents.selectors.agent_share_locked`), so no task can be given to the
+    agent between the check and the delete. Its final tasks keep their
+    history with no assignee; memberships go with it.
+    """
+    locked = Agent.objects.visible_to(actor).select_for_update().filter(pk=agent_id).first()
+    if locked is None:
+        raise NotFound("No such agent.")
+    agent = agent_check_deletable(actor=actor, agent_id=locked.pk)
+    try:
+        with transaction.atomic():
+            agent.delete()
+            with connection.cursor() as cursor:
+                # The deferred checks (a workspace's last owner) now, where a refusal can be explained, then back to
+                # deferred (every deferrable constraint of the schema is INITIALLY DEFERRED).
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    except RestrictedError as error:
+        referenced_by = sorted({str(obj._meta.verbose_name_plural) for obj in error.restricted_objects})
+        raise Conflict(
+            "agent_referenced",
+            f"The agent {agent.name!r} is named by {', '.join(referenced_by)}, which keep it: disable it instead.",
+            {"referenced_by": referenced_by},
+        ) from error
+    except IntegrityError as error:  # after RestrictedError, its subclass
+        raise Conflict(
+            "agent_referenced",
+            f"The agent {agent.name!r} cannot go: {str(error).splitlines()[0]}. Disable it instead.",
+            {"agent": [str(error).splitlines()[0]]},
+        ) from error

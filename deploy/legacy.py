@@ -29,6 +29,16 @@ NOT_NULL_FILLERS = {
     ("embeddings", "content_hash"): "encode(sha256(convert_to(content, 'UTF8')), 'hex')",
 }
 
+#: The Go platform's `embeddings` has no collection: its documents go to this collection of their tenant (override
+#: with --legacy-collection NAME).
+DEFAULT_LEGACY_COLLECTION = "default"
+EMBEDDINGS_TABLE = "embeddings"
+#: The Go platform's names: the model of a document (copied to `model`), its context (copied to metadata.context_id).
+LEGACY_MODEL_COLUMN, LEGACY_CONTEXT_COLUMN = "model_name", "context_id"
+#: Where the Go platform says a vector's real dimension (it pads every vector with zeros to vector(4096)): the
+#: reduced dimension first, then the model's.
+LEGACY_DIMENSION_COLUMNS = ("configured_dimensions", "model_dimensions")
+
 TENANTS_TABLE, TENANT_CONFIG_TABLE = "tenants", "tenant_config"
 #: Name of a tenants row created for a tenant id found in legacy rows.
 LEGACY_TENANT_NAME_SQL = "'legacy-' || {id}::text"

@@ -11,6 +11,7 @@ ModelAdmin and inline derives from `ModelAdmin`, `TabularInline` or
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import zoneinfo
 from collections.abc import Callable
 from datetime import datetime
@@ -28,6 +29,7 @@ from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.admin import StackedInline as UnfoldStackedInline
 from unfold.admin import TabularInline as UnfoldTabularInline
 
+from mcpadmin.api.auth import client_ip
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError
 
@@ -122,6 +124,18 @@ def actor_label(metadata: dict[str, Any] | None) -> str:
 def operator_actor(request: HttpRequest) -> Actor:
     """The logged-in operator, as the services know callers."""
     return Actor.for_operator(request.user.get_username())
+
+
+def operator_client_ip(request: HttpRequest) -> str | None:
+    """The address django-axes counts an operator's logins by (`AXES_CLIENT_IP_CALLABLE`): the API's `client_ip`
+    (X-Forwarded-For behind MCPADMIN_TRUSTED_PROXIES), else REMOTE_ADDR when that is no address, else None (axes
+    stores addresses in an IP column: a forged header must not turn a login into a server error)."""
+    for candidate in (client_ip(request), request.META.get("REMOTE_ADDR")):
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
 
 
 def refusal_text(error: DomainError) -> str:

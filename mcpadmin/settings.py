@@ -5,6 +5,7 @@ Every variable is listed with its meaning in `.env.example`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
+    "axes",
     "mcpadmin",
     "tenants",
     "apikeys",
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "audit.middleware.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mcpadmin.adminkit.OperatorTimeZoneMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mcpadmin.urls"
@@ -135,13 +139,32 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# --- Security (behind a TLS-terminating proxy, set SECURE_SSL_REDIRECT etc.) ---
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-if env.bool("USE_X_FORWARDED_PROTO", default=False):
+# --- Security -------------------------------------------------------------------------------------------------------
+#: The production switch: the app is served over HTTPS by a TLS-terminating proxy that sets X-Forwarded-Proto.
+#: It turns on HSTS (a year, subdomains, preload), Secure session and CSRF cookies, and the redirect of plain HTTP
+#: (except the health check: probes speak plain HTTP to the container). `manage.py check --deploy` is then clean.
+#: Each setting can still be overridden by its own variable.
+MCPADMIN_HTTPS = env.bool("MCPADMIN_HTTPS", default=False)
+if MCPADMIN_HTTPS or env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=MCPADMIN_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=MCPADMIN_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=MCPADMIN_HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if MCPADMIN_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=MCPADMIN_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=MCPADMIN_HTTPS)
 X_FRAME_OPTIONS = "DENY"
+
+# Operator logins: django-axes locks out a client address, and a username, after MCPADMIN_LOGIN_FAILURE_LIMIT failed
+# logins, for MCPADMIN_LOGIN_COOLOFF_MINUTES; other operators see (and lift) it in the admin ("Access attempts").
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("MCPADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("MCPADMIN_LOGIN_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+#: The client's address as the API's rate limits see it (behind MCPADMIN_TRUSTED_PROXIES, from X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "mcpadmin.adminkit.operator_client_ip"
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {

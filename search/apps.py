@@ -8,3 +8,7 @@ class SearchConfig(AppConfig):
 
     def ready(self) -> None:
         from search import checks  # noqa: F401  (registers the system checks)
+        from search.offboarding import TENANT_SEARCH_DATA
+        from tenants.hooks import on_tenant_delete
+
+        on_tenant_delete(TENANT_SEARCH_DATA)

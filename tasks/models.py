@@ -43,6 +43,8 @@ class DelegationType(models.TextChoices):
 
 
 FINAL_TASK_STATUSES = (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+#: Statuses in which a task is some agent's work: never without an assignee (`tasks_assignee_required_check`).
+ASSIGNED_TASK_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.DELEGATED)
 
 
 def tasks_shared_with(agent_id: Any) -> QuerySet[TaskDelegationHistory]:
@@ -140,6 +142,12 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=Q(max_delegations__isnull=True) | Q(max_delegations__gte=0),
                 name="tasks_max_delegations_check",
+            ),
+            # Deleting an agent sets its tasks' assignee to NULL: for its final tasks only (agents.services
+            # refuses the rest); this refuses any other path, a plain-SQL DELETE of an agent included.
+            models.CheckConstraint(
+                condition=Q(assigned_agent__isnull=False) | ~Q(status__in=ASSIGNED_TASK_STATUSES),
+                name="tasks_assignee_required_check",
             ),
         ]
         indexes = [

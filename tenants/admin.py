@@ -12,10 +12,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html_join
 
-from mcpadmin.adminkit import ModelAdmin, StackedInline, human_time
+from mcpadmin.adminkit import ModelAdmin, StackedInline, each_through_service, human_time
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant, TenantConfig
 from tenants.selectors import service_tokens_public
@@ -24,6 +27,8 @@ from tenants.services import (
     service_token_set,
     tenant_config_update,
     tenant_create,
+    tenant_delete,
+    tenant_deletion_plan,
     tenant_update,
     validate_config,
 )
@@ -93,6 +98,7 @@ class TenantAdmin(ModelAdmin):
     fields = ("name", "is_active", "id", "created_at", "updated_at")
     readonly_fields = ("id", "created_at", "updated_at")
     inlines = [TenantConfigInline]
+    actions = ["offboard_selected"]
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         if change:
@@ -115,6 +121,49 @@ class TenantAdmin(ModelAdmin):
                 service_token_set(tenant=tenant, provider=data["set_token_provider"], token=data["set_token_value"])
             for provider in data.get("delete_tokens") or []:
                 service_token_delete(tenant=tenant, provider=provider)
+
+    # Deleting a tenant is offboarding (`tenant_delete`): Django's own delete would need a delete permission on
+    # every model the cascade reaches and misses rows with no foreign key. Both doors lead to one confirmation page.
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Delete selected tenants (offboard: everything of theirs goes)", permissions=["delete"])
+    def offboard_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":
+            return self._offboard_page(request, list(queryset))
+        each_through_service(
+            self,
+            request,
+            queryset,
+            lambda tenant: tenant_delete(tenant_id=tenant.pk),
+            label=str,
+            done=lambda count: f"{count} tenant(s) deleted, with everything of theirs.",
+            refused="Not deleted",
+        )
+        return None
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        tenant = self.get_object(request, object_id)
+        if tenant is None or not self.has_delete_permission(request, tenant):
+            return super().delete_view(request, object_id, extra_context)
+        return self._offboard_page(request, [tenant])
+
+    def _offboard_page(self, request: HttpRequest, tenants: list[Tenant]) -> HttpResponse:
+        plans = []
+        for tenant in tenants:
+            rows = tenant_deletion_plan(tenant_id=tenant.pk)
+            plans.append({"tenant": tenant, "rows": list(rows.items()), "total": sum(rows.values())})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete tenants: everything listed goes",
+            "opts": self.opts,
+            "plans": plans,
+            "action_url": reverse("admin:tenants_tenant_changelist"),
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/offboard.html", context)
 
 
 @admin.register(TenantConfig)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from mcpadmin.core.errors import Conflict, DomainError, NotFound
 from mcpadmin.core.validation import free_json_problem
-from tenants import crypto
+from tenants import crypto, hooks
 from tenants.config import ConfigErrors, validate_allowed_origins, validate_features, validate_rate_limit_config
 from tenants.models import Tenant, TenantConfig
 from tenants.selectors import service_token_public
@@ -193,3 +195,47 @@ def service_tokens_rotate(*, batch_size: int = 100) -> dict[str, int]:
                     counts["tenants"] += 1
                     counts["tokens"] += changed
     return counts
+
+
+def tenant_deletion_plan(*, tenant_id: Any) -> dict[str, int]:
+    """What offboarding the tenant deletes: rows per table (only tables with rows), as `tenant_delete` would.
+
+    The cascade is Django's own collector over the foreign keys to the
+    tenant (tables an audit trail keeps are not among them: their references
+    are not constraints), plus each app's share registered on `tenants.hooks`.
+    """
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    collector = Collector(using=router.db_for_write(Tenant), origin=tenant)
+    collector.collect([tenant])
+    rows: Counter[str] = Counter()
+    for model, instances in collector.data.items():
+        rows[model._meta.db_table] += len(instances)
+    fast: dict[Any, Any] = {}
+    for queryset in collector.fast_deletes:  # one model may be reached twice (by the tenant and by a task)
+        fast[queryset.model] = fast[queryset.model] | queryset if queryset.model in fast else queryset
+    for model, queryset in fast.items():
+        rows[model._meta.db_table] += queryset.exclude(pk__in=[obj.pk for obj in collector.data.get(model, ())]).count()
+    for part in hooks.tenant_data:
+        rows.update(part.count(tenant.pk))
+    return {table: count for table, count in sorted(rows.items()) if count}
+
+
+@transaction.atomic
+def tenant_delete(*, tenant_id: Any) -> dict[str, int]:
+    """Offboards a tenant in one transaction: nothing of it is left (search statistics and rate-limit counters
+    included); returns the rows deleted per table (`tenant_deletion_plan`).
+
+    The tenant's row is locked first: a write that references the tenant
+    (every insert of its rows takes a key-share lock on it) either committed
+    before, and is deleted here, or waits and then fails. Audit records stay.
+    """
+    tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    plan = tenant_deletion_plan(tenant_id=tenant.pk)
+    for part in hooks.tenant_data:
+        part.delete(tenant.pk)
+    tenant.delete()
+    return plan

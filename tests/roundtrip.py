@@ -39,7 +39,7 @@ def _manage(scratch: str, *args: str) -> None:
 
 
 def _leftovers(dbname: str) -> list[str]:
-    """Platform objects still in schema mcp once every app is at zero (Django's own tables may stay)."""
+    """Platform objects still in schema mcp once every app is at zero (Django's and django-axes' tables may stay)."""
     import psycopg
 
     from mcpadmin.db.pgtools import libpq_env
@@ -52,7 +52,7 @@ def _leftovers(dbname: str) -> list[str]:
         rows = conn.execute(
             """
             SELECT 'table ' || tablename FROM pg_tables
-             WHERE schemaname = 'mcp' AND tablename !~ '^(auth_|django_)'
+             WHERE schemaname = 'mcp' AND tablename !~ '^(auth_|django_|axes_)'
             UNION ALL
             SELECT 'type ' || typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
              WHERE n.nspname = 'mcp' AND t.typtype = 'e'

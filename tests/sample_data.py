@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from axes.models import AccessAttempt, AccessAttemptExpiration, AccessFailureLog, AccessLog
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
@@ -115,6 +116,13 @@ def populate() -> None:
     session = SessionStore()
     session["sample"] = True
     session.create()
+    # django-axes: a locked-out login, its failures and expiry, and a successful login
+    seen = {"user_agent": "sample", "ip_address": "192.0.2.1", "username": operator.username, "http_accept": "*/*",
+            "path_info": "/admin/login/"}  # fmt: skip
+    attempt = AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=5)
+    AccessAttemptExpiration.objects.create(access_attempt=attempt, expires_at=timezone.now() + timedelta(minutes=30))
+    AccessFailureLog.objects.create(**seen, locked_out=True)
+    AccessLog.objects.create(**seen)
 
 
 def empty_tables(schema: str = "mcp") -> list[str]:

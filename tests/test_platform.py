@@ -58,7 +58,9 @@ def test_ensure_operator_creates_one_login_once_and_prints_its_password_once(cli
     assert "nothing to do" in again.getvalue()
     assert User.objects.filter(is_superuser=True).count() == 1
 
-    assert client.login(username="admin", password=password)
+    # Through the login form, as an operator logs in (django-axes needs the request to authenticate)
+    logged_in = client.post("/admin/login/", {"username": "admin", "password": password, "next": "/admin/"})
+    assert logged_in.status_code == 302, logged_in.content.decode()[:500]
     assert client.get("/admin/").status_code == 200
 
 

@@ -14,6 +14,7 @@ import functools
 import uuid
 
 from mcpadmin.core.access import KeyType
+from search.models import NORMALIZED_DIMENSIONS
 from search.services import collection_stats_rebuild, collections_adopt_orphans
 
 from .. import ddl, legacy
@@ -23,6 +24,8 @@ from .planner import FixUp, Planner, ValueMap
 
 #: Filled by plan_api_keys (key_prefix_statements), for every legacy key.
 KEY_PREFIX_COLUMN = "key_prefix"
+#: Filled by plan_legacy_documents where a legacy document has none.
+COLLECTION_COLUMN = "collection"
 
 
 def legacy_db_plan(
@@ -32,14 +35,24 @@ def legacy_db_plan(
     status_map: dict[str, str],
     priority_map: dict[str, str],
     temporary_key_hours: int = legacy.TEMPORARY_KEY_HOURS,
+    legacy_collection: str = legacy.DEFAULT_LEGACY_COLLECTION,
 ) -> Plan:
     """The plan that adopts the database of `alias`; reads it, changes nothing."""
-    fixups = platform_fixups(status_map=status_map, priority_map=priority_map, temporary_key_hours=temporary_key_hours)
+    fixups = platform_fixups(
+        status_map=status_map,
+        priority_map=priority_map,
+        temporary_key_hours=temporary_key_hours,
+        legacy_collection=legacy_collection,
+    )
     return Planner(alias, expected, fixups).plan()
 
 
 def platform_fixups(
-    *, status_map: dict[str, str], priority_map: dict[str, str], temporary_key_hours: int
+    *,
+    status_map: dict[str, str],
+    priority_map: dict[str, str],
+    temporary_key_hours: int,
+    legacy_collection: str = legacy.DEFAULT_LEGACY_COLLECTION,
 ) -> list[FixUp]:
     """The fix-ups of the Go platform's data; the maps are the operator's, on top of deploy.legacy's defaults."""
     value_maps = {
@@ -58,6 +71,10 @@ def platform_fixups(
             data=functools.partial(plan_api_keys, temporary_key_hours=temporary_key_hours),
         ),
         FixUp(renamed_columns=(legacy.WORKFLOW_TYPE_RENAME,)),
+        FixUp(
+            filled_columns=frozenset({(legacy.EMBEDDINGS_TABLE, COLLECTION_COLUMN)}),
+            data=functools.partial(plan_legacy_documents, collection=legacy_collection),
+        ),
         FixUp(creates_referenced_rows=frozenset({legacy.TENANTS_TABLE}), referenced_rows=plan_tenants),
         FixUp(derived=plan_search),
     ]
@@ -158,6 +175,104 @@ def _note_key_hashes(planner: Planner, total: int) -> None:
         "authenticating (MCPADMIN_ACCEPT_LEGACY_KEYS=true) if the Go platform hashed the whole raw key that "
         f"way. The other {total - hashed} must be re-issued."
     )
+
+
+def plan_legacy_documents(planner: Planner, *, collection: str) -> None:
+    """The Go platform's documents, made the platform's: a collection, a model, vectors of their real dimension.
+
+    Its `embeddings` has no collection: the documents without one go to
+    `collection` of their tenant. Its `model_name` fills `model` (the search
+    of vectors names a model) and `context_id` goes to metadata.context_id
+    (a search filter); both columns are kept. Vectors: see `_vector_statements`.
+    """
+    if legacy.EMBEDDINGS_TABLE not in planner.platform_tables:
+        return
+    table = planner.table(legacy.EMBEDDINGS_TABLE)
+    statements, details = [], []
+    has_collection = _has_column(planner, COLLECTION_COLUMN)
+    without = f"{planner.q(COLLECTION_COLUMN)} IS NULL" if has_collection else "true"
+    per_tenant = planner.rows(f"SELECT tenant_id::text, count(*) FROM {table} WHERE {without} GROUP BY 1 ORDER BY 1")
+    if per_tenant:
+        statements.append(
+            f"UPDATE {table} SET {planner.q(COLLECTION_COLUMN)} = {ddl.quote_literal(collection)} "
+            f"WHERE {planner.q(COLLECTION_COLUMN)} IS NULL"
+        )
+        details += [
+            f"tenant {tenant}: {rows} document(s) without a collection -> collection {collection!r}"
+            for tenant, rows in per_tenant
+        ]
+    if _has_column(planner, legacy.LEGACY_MODEL_COLUMN):
+        model_name = planner.q(legacy.LEGACY_MODEL_COLUMN)
+        unnamed = f"{model_name} IS NOT NULL" + (
+            " AND (model IS NULL OR model = '')" if _has_column(planner, "model") else ""
+        )
+        named = planner.count(legacy.EMBEDDINGS_TABLE, unnamed)
+        if named:
+            statements.append(
+                f"UPDATE {table} SET model = left({model_name}, 255) WHERE {model_name} IS NOT NULL "
+                "AND (model IS NULL OR model = '')"
+            )
+            details.append(f"model = {legacy.LEGACY_MODEL_COLUMN} (kept): {named} document(s)")
+    if _has_column(planner, legacy.LEGACY_CONTEXT_COLUMN):
+        context = planner.q(legacy.LEGACY_CONTEXT_COLUMN)
+        in_context = planner.count(legacy.EMBEDDINGS_TABLE, f"{context} IS NOT NULL")
+        if in_context:
+            statements.append(
+                f"UPDATE {table} SET metadata = COALESCE(metadata, '{{}}'::jsonb) || "
+                f"jsonb_build_object('context_id', {context}::text) WHERE {context} IS NOT NULL"
+            )
+            details.append(
+                f"metadata.context_id = {legacy.LEGACY_CONTEXT_COLUMN} (kept): {in_context} document(s), "
+                "a search filter"
+            )
+    statements += _vector_statements(planner, table, details)
+    planner.add("Legacy documents: collection, model, context, vectors", statements, details)
+
+
+def _has_column(planner: Planner, column: str) -> bool:
+    return ("column", f"{legacy.EMBEDDINGS_TABLE}.{column}") in planner.current
+
+
+def _vector_statements(planner: Planner, table: str, details: list[str]) -> list[str]:
+    """Vectors of the dimension the platform searches, where it is known; the others are not searched by vector.
+
+    The Go platform pads every vector with zeros to 4096 and records the real
+    dimension (`configured_dimensions`, else `model_dimensions`): such a vector
+    is cut back to it when the padding is zeros. A vector is kept as it is
+    when it is no wider than the platform's widest and no recorded dimension
+    contradicts it. Any other vector (wider than the platform's widest, or of
+    an unknown dimension) is removed: its document stays, searchable by BM25.
+    """
+    if not _has_column(planner, "embedding") or not planner.count(legacy.EMBEDDINGS_TABLE, "embedding IS NOT NULL"):
+        return []
+    recorded = [planner.q(c) for c in legacy.LEGACY_DIMENSION_COLUMNS if _has_column(planner, c)]
+    known = f"COALESCE({', '.join(recorded)})" if recorded else "NULL::integer"
+    width, widest = "vector_dims(embedding)", NORMALIZED_DIMENSIONS
+    padded = (
+        f"embedding IS NOT NULL AND {known} BETWEEN 1 AND LEAST({widest}, {width} - 1) "
+        f"AND vector_norm(subvector(embedding, {known} + 1, {width} - {known})) = 0"
+    )
+    fits = f"{width} <= {widest} AND ({known} IS NULL OR {known} = {width})"
+    cut = planner.count(legacy.EMBEDDINGS_TABLE, padded)
+    kept = planner.count(legacy.EMBEDDINGS_TABLE, f"embedding IS NOT NULL AND {fits}")
+    dropped = planner.count(legacy.EMBEDDINGS_TABLE, f"embedding IS NOT NULL AND NOT ({fits}) AND NOT ({padded})")
+    details.append(
+        f"vectors: {kept} kept as they are, {cut} cut back to their recorded dimension (zero padding removed), "
+        f"{dropped} removed (wider than {widest} or of an unknown dimension: those documents are searched by BM25 only)"
+    )
+    if dropped:
+        planner.notes.append(
+            f"embeddings: {dropped} legacy vector(s) cannot be searched by the platform (wider than {widest} "
+            "dimensions, or padding that contradicts the recorded dimension) and are removed; their documents are "
+            "kept and searchable by BM25. Ingest them again with a model of at most "
+            f"{widest} dimensions to search them by vector."
+        )
+    statements = []
+    if cut:
+        statements.append(f"UPDATE {table} SET embedding = subvector(embedding, 1, {known}) WHERE {padded}")
+    if dropped:
+        statements.append(f"UPDATE {table} SET embedding = NULL WHERE embedding IS NOT NULL AND NOT ({fits})")
+    return statements
 
 
 def plan_tenants(planner: Planner) -> None:

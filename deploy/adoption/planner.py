@@ -399,10 +399,15 @@ class Planner:
     ) -> list[str]:
         table, name = self.table(expected.table), self.q(expected.short_name)
         e, a = expected.attrs, live.attrs
-        if e["identity"] != a["identity"] or e["generated"] != a["generated"]:
+        # A stored generated column (the Go platform's content_hash) becomes a plain one that keeps its values.
+        plain_again = e["generated"] is None and (a["generated"] or "").endswith(" STORED")
+        if e["identity"] != a["identity"] or (e["generated"] != a["generated"] and not plain_again):
             self.blockers.append(f"column {expected.name}: {describe_changes_of(expected, live)}: adjust it by hand")
             return []
         statements = []
+        if plain_again:
+            statements.append(f"ALTER TABLE {table} ALTER COLUMN {name} DROP EXPRESSION")
+            details.append(f"{expected.name}: generated ({a['generated']}) -> a plain column, values kept")
         type_changes = e["type"] != a["type"] or e["collation"] != a["collation"] or a["type"] in recreated_enums
         if type_changes:
             if a["default"] is not None:

@@ -28,6 +28,8 @@ from deploy.catalog import Catalog, read_catalog
 from deploy.gap import expected_catalog, schema_gap_between
 from deploy.report import summary
 from deploy.scratch import migrated_scratch_database
+from mcpadmin.core.errors import DomainError
+from search.services import validated_collection_name
 
 EXIT_CANNOT_ADOPT = 1
 EXIT_CANNOT_CHECK = 2
@@ -61,6 +63,13 @@ class Command(BaseCommand):
             type=int,
             default=legacy.TEMPORARY_KEY_HOURS,
             help="a legacy temporary key without expires_at expires this many hours after adoption",
+        )
+        parser.add_argument(
+            "--legacy-collection",
+            default=legacy.DEFAULT_LEGACY_COLLECTION,
+            metavar="NAME",
+            help="the collection, in each tenant, of the legacy documents that have none "
+            f"(default: {legacy.DEFAULT_LEGACY_COLLECTION})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -120,12 +129,17 @@ class Command(BaseCommand):
             priority_map = legacy.parse_mapping(options["map_priority"], labels[legacy.PRIORITY_TYPE], "--map-priority")
         except ValueError as error:
             raise CommandError(str(error), returncode=EXIT_CANNOT_CHECK) from error
+        try:
+            legacy_collection = validated_collection_name(options["legacy_collection"])
+        except DomainError as error:
+            raise CommandError(f"--legacy-collection: {error.message}", returncode=EXIT_CANNOT_CHECK) from error
         return legacy_db_plan(
             alias=alias,
             expected=expected,
             status_map=status_map,
             priority_map=priority_map,
             temporary_key_hours=options["temporary_key_hours"],
+            legacy_collection=legacy_collection,
         )
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError
+from mcpadmin.management.base import AuditedCommand
 from search.api import DocumentItemSerializer, document_inputs
 from search.models import Embedding
 from search.services import MAX_BATCH_DOCUMENTS, DocumentInput, documents_ingest
@@ -66,7 +67,7 @@ class Progress:
             self.out.write("\n")
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Import documents from a JSON Lines file (the API's document shape) into a tenant's collection."
 
     def add_arguments(self, parser: CommandParser) -> None:
