@@ -20,7 +20,10 @@ install: $(VENV)/.installed
 run: install migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_operator
+	rm -rf var/prometheus && mkdir -p var/prometheus
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+		PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/prometheus} \
+		MCPADMIN_LOG_FORMAT=$${MCPADMIN_LOG_FORMAT:-$$([ -t 1 ] && echo plain || echo json)} \
 		$(VENV)/bin/honcho start --procfile Procfile --port $(PORT)
 
 migrate: install
@@ -29,7 +32,7 @@ migrate: install
 ## serve / worker: one process of the Procfile alone
 serve:
 	$(VENV)/bin/gunicorn mcpadmin.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
-		--access-logfile - --timeout 60 --graceful-timeout 10
+		--timeout 60 --graceful-timeout 10
 
 worker: install
 	$(PY) manage.py run_worker

@@ -5,12 +5,15 @@ Every variable is listed with its meaning in `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from pathlib import Path
 
 import environ
 
 from mcpadmin.db import PLATFORM_SCHEMA
 from mcpadmin.devsecrets import development_secret
+from mcpadmin.logs import logging_config
 from tenants.crypto import generate_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -45,6 +48,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
+    "django_structlog",
     "mcpadmin",
     "tenants",
     "apikeys",
@@ -57,6 +62,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "mcpadmin.api.observability.RequestIdMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mcpadmin.api.cors.CorsMiddleware",
@@ -66,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mcpadmin.urls"
@@ -176,14 +185,19 @@ SERVICE_TOKEN_KEYS = env.list("SERVICE_TOKEN_KEYS", default=[]) or [
     development_secret(DEV_SECRETS_DIR, "SERVICE_TOKEN_KEYS", make=lambda: _new_aes_key())
 ]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
-}
+# --- Logs and metrics (mcpadmin/logs.py, mcpadmin/api/observability.py) ----------------------------------------------
+#: json | plain | auto (plain on a terminal, JSON lines otherwise).
+MCPADMIN_LOG_FORMAT = env.str("MCPADMIN_LOG_FORMAT", default="auto")
+LOGGING = logging_config(log_format=MCPADMIN_LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+#: django-structlog: one line per request (request_finished), with the caller's X-Request-ID when valid.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # client_ip is logged as the platform computes it (trusted proxies)
+#: /metrics is off unless one of these is set; with both, both are required.
+MCPADMIN_METRICS_TOKEN = env.str("MCPADMIN_METRICS_TOKEN", default="")
+MCPADMIN_METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network, strict=False) for network in env.list("MCPADMIN_METRICS_ALLOWED_NETWORKS", default=[])
+]
 
 # models.E034 caps index names at 30 characters for Oracle; PostgreSQL allows 63
 # and the spec names indexes such as idx_task_delegation_history_task (32).

@@ -37,9 +37,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
 
 from apikeys import ratelimit
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.idempotency import idempotency_key_purge_expired
 from search.services import collection_stats_fold_behind
@@ -213,23 +215,25 @@ class Worker:
             self.stop.wait(min(left, 1.0))
 
     def _run(self, job: Job, slot: int) -> None:
-        record = Pass(job=job.name, slot=slot, started=time.monotonic())
-        close_old_connections()
-        try:
-            record.done = job.run()
-        except Exception as error:  # a failed pass is logged; the next slot tries again
-            record.error = f"{type(error).__name__}: {error}"
-            logger.exception("job %s failed", job.name, extra={"job": job.name})
-        finally:
+        with structlog.contextvars.bound_contextvars(job=job.name):  # on every line the pass logs
+            record = Pass(job=job.name, slot=slot, started=time.monotonic())
             close_old_connections()
-            record.ended = time.monotonic()
-            self.passes.append(record)
-        if record.error is None:
-            logger.info(
-                "job %s: %s %s (%.0f ms)",
-                job.name,
-                record.done,
-                job.what,
-                (record.ended - record.started) * 1000,
-                extra={"job": job.name, "done": record.done},
-            )
+            try:
+                record.done = job.run()
+            except Exception as error:  # a failed pass is logged; the next slot tries again
+                record.error = f"{type(error).__name__}: {error}"
+                logger.exception("job %s failed", job.name)
+            finally:
+                close_old_connections()
+                record.ended = time.monotonic()
+                self.passes.append(record)
+            metrics.WORKER_PASSES.labels(job=job.name, outcome="failed" if record.error else "done").inc()
+            if record.error is None:
+                logger.info(
+                    "job %s: %s %s (%.0f ms)",
+                    job.name,
+                    record.done,
+                    job.what,
+                    (record.ended - record.started) * 1000,
+                    extra={"done": record.done, "duration_ms": round((record.ended - record.started) * 1000, 1)},
+                )

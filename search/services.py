@@ -55,8 +55,10 @@ from uuid import UUID, uuid4
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound
+from mcpadmin.core.metrics import count_on_commit
 from search import policy
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection, Embedding
@@ -697,7 +699,10 @@ def documents_ingest(
         if len(outcome) < len(documents):
             raise _RetryBatch  # rolled back, locks released: the next attempt locks those rows in order
         _fold_after_commit(target.id)
-        return IngestResult(target, [outcome[i] for i in everything])
+        written = [outcome[i] for i in everything]
+        count_on_commit(metrics.DOCUMENTS_INGESTED, sum(1 for _, new in written if new), result="new")
+        count_on_commit(metrics.DOCUMENTS_INGESTED, sum(1 for _, new in written if not new), result="replaced")
+        return IngestResult(target, written)
 
     return _retrying(write)
 

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apikeys import policy, ratelimit
 from mcpadmin.api.auth import INVALID_KEY_MESSAGE, ApiKeyAuthentication, ServicePermission
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import RateLimited
 from tenants.config import burst_limit_for, limits_for
@@ -71,6 +72,7 @@ class PlatformViewMixin:
         decision = ratelimit.combine(*decisions)
         request._request.rate_limit_headers = decision.headers()
         if not decision.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(tenant=str(actor.tenant_id)).inc()
             raise RateLimited(
                 "rate_limited",
                 "Rate limit exceeded; retry after the number of seconds in Retry-After.",
