@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from mcpadmin.core.idempotency import idempotency_key_purge_expired
+from mcpadmin.progress import Progress
 
 
 class Command(BaseCommand):
@@ -20,5 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
 
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
-        deleted = idempotency_key_purge_expired(batch_size=max(1, batch_size))
+        progress = Progress(self.stdout, None)
+        deleted = idempotency_key_purge_expired(batch_size=max(1, batch_size), progress=progress)
+        progress.close()
         self.stdout.write(f"deleted {deleted} expired idempotency key(s)")
