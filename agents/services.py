@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from agents import hooks
 from agents.models import Agent, AgentStatus
+from agents.policy import AGENT_FIELD_WRITERS
 from agents.selectors import agents_visible_to
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, NotFound, invalid, not_allowed
+from mcpadmin.core.fields import field_refusal
 from mcpadmin.core.validation import UNSET, clean_object, clean_tags, clean_text
 from tenants.models import Tenant
 
@@ -66,7 +68,8 @@ def agent_update(
     metadata: dict[str, Any] = UNSET,
     status: str = UNSET,
 ) -> Agent:
-    """Changes the given fields. An agent key edits only its own profile, and may not enable or disable itself.
+    """Changes the given fields, as `agents.policy.AGENT_FIELD_WRITERS` allows the caller: an agent key edits
+    its own profile, never its teams, capabilities or status.
 
     An agent enabled or given capabilities then picks up the waiting workflow tasks it now qualifies for.
     """
@@ -100,11 +103,22 @@ def _agent_update(
     agent = agents_visible_to(actor).select_for_update().filter(pk=agent_id).first()
     if agent is None:
         raise NotFound("No such agent.")
-    if not (actor.manages_tenant or actor.is_agent):
-        raise not_allowed("This key may not change agents.")
+    given = {
+        field: value
+        for field, value in {
+            "name": name,
+            "description": description,
+            "capabilities": capabilities,
+            "teams": teams,
+            "metadata": metadata,
+            "status": status,
+        }.items()
+        if value is not UNSET
+    }
+    refusal = field_refusal(AGENT_FIELD_WRITERS, actor, given, what="an agent")
+    if refusal is not None:
+        raise refusal
     if status is not UNSET:
-        if not actor.manages_tenant:
-            raise not_allowed("An agent may not change its own status.", status=["not allowed for agent keys"])
         if status not in AgentStatus.values:
             raise invalid("status", f"status must be one of {', '.join(AgentStatus.values)}.")
         agent.status = status

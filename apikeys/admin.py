@@ -26,13 +26,16 @@ from apikeys.models import ApiKey, RateLimitBucket
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
+    ROTATION_LINKS,
     IssuedKey,
     apikey_issue,
     apikey_rename,
     apikey_revoke,
     apikey_rotate,
+    client_metadata,
     key_state,
 )
+from mcpadmin.adminkit import operator_actor, refusal_text
 from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
 from tenants.models import Tenant
@@ -132,8 +135,29 @@ def _apply_form_error(form: forms.Form, error: DomainError) -> None:
         form.add_error(None, error.message)
 
 
+class ApiKeyChangeForm(forms.ModelForm):
+    """The key's name and metadata; rotation links shown as stored are kept, changed ones are refused."""
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "metadata")
+
+    def clean_metadata(self) -> Any:
+        metadata = self.cleaned_data.get("metadata")
+        if not isinstance(metadata, dict):
+            return metadata
+        stored = self.instance.metadata or {}
+        metadata = {k: v for k, v in metadata.items() if not (k in ROTATION_LINKS and stored.get(k) == v)}
+        try:
+            client_metadata(metadata)
+        except DomainError as error:
+            raise forms.ValidationError(refusal_text(error)) from error
+        return metadata
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyChangeForm
     list_display = (
         "name", "shown_key", "key_type", "tenant", "parent_link", "state", "expires_at", "last_used_at", "created_at",
     )  # fmt: skip
@@ -174,11 +198,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return actions
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        apikey_rename(key=obj, name=obj.name, metadata=obj.metadata)
+        apikey_rename(actor=operator_actor(request), key=obj, name=obj.name, metadata=obj.metadata)
 
     @admin.action(description="Revoke selected keys (and all their descendants)", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        total = sum(apikey_revoke(key=key) for key in queryset)
+        actor = operator_actor(request)
+        total = sum(apikey_revoke(actor=actor, key=key) for key in queryset)
         self.message_user(request, f"Revoked {total} key(s), descendants included.", messages.SUCCESS)
 
     def get_urls(self) -> list[Any]:
@@ -240,7 +265,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:index"))
         change_url = reverse("admin:apikeys_apikey_change", args=[key.pk])
         if request.method == "POST":
-            count = apikey_revoke(key=key)
+            count = apikey_revoke(actor=operator_actor(request), key=key)
             self.message_user(request, f"Revoked {count} key(s), descendants included.", messages.SUCCESS)
             return HttpResponseRedirect(change_url)
         context = {
@@ -259,7 +284,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
         form = RotateForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                issued = apikey_rotate(key=key, grace_period=timedelta(hours=form.cleaned_data["grace_hours"]))
+                issued = apikey_rotate(
+                    actor=operator_actor(request),
+                    key=key,
+                    grace_period=timedelta(hours=form.cleaned_data["grace_hours"]),
+                )
             except DomainError as error:
                 form.add_error(None, error.message)
             else:

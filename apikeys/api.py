@@ -169,7 +169,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         """Revokes the key and all its descendants, at once and for good."""
         key = self.get_object()
-        revoked = apikey_revoke(key=key)
+        revoked = apikey_revoke(actor=self.actor, key=key)
         return Response({"revoked": revoked, "key": ApiKeySerializer(key).data})
 
     @extend_schema(request=RotateSerializer, responses={201: IssuedApiKeySerializer})
@@ -179,7 +179,9 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         key = self.get_object()
         data = RotateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        issued = apikey_rotate(key=key, grace_period=timedelta(seconds=data.validated_data["grace_period_seconds"]))
+        issued = apikey_rotate(
+            actor=self.actor, key=key, grace_period=timedelta(seconds=data.validated_data["grace_period_seconds"])
+        )
         response = Response(
             IssuedApiKeySerializer(issued.key).data | {"key": issued.raw_key}, status=status.HTTP_201_CREATED
         )

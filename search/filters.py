@@ -23,7 +23,9 @@ class DocumentFilters:
     ids: tuple[UUID, ...] | None = None
 
     def is_empty(self) -> bool:
-        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+        """Filters nothing: no member given, or only an empty `metadata` object (`@> '{}'` holds for every row)."""
+        return all(getattr(self, name) in (None, {}) if name == "metadata" else getattr(self, name) is None
+                   for name in self.__dataclass_fields__)  # fmt: skip
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         """A condition (never empty: `TRUE` when nothing is filtered) and its named parameters."""

@@ -10,8 +10,11 @@ do anything. For keys, an action on a collection needs:
 3. when the collection is in a workspace, the caller's standing there (`workspaces.policy`):
    `WORKSPACE_ACTION`. A collection without a workspace is open to every key of its tenant.
 
-Deleting needs `MANAGE_CONTENT` (moderator) for any document, or `WRITE_CONTENT` (contributor) for the documents
-the caller's own agent wrote (`agent_id`): `delete_scope` says which. A collection the caller may not read is
+Deleting or replacing (ingesting with an existing `external_id`) needs `MANAGE_CONTENT` (moderator) for any
+document, or `WRITE_CONTENT` (contributor) for the documents the caller's own agent wrote (`agent_id`):
+`delete_scope` and `replace_scope` say which. In a collection without a workspace, only keys with the tenant's
+authority touch others' documents; agent keys, their own. An agent key writes as its agent: `agent_id` on a
+document it ingests is its own (`DOCUMENT_FIELD_WRITERS`). A collection the caller may not read is
 `404`, like a missing one; an action it may read but not do is `403`.
 
 Every import of the workspaces' models and rules in this app is here (and in the models' foreign key).
@@ -26,9 +29,10 @@ from django.db.models import Q
 from apikeys import policy as key_types
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError, Forbidden, NotFound
+from mcpadmin.core.fields import TENANT_AUTHORITY, FieldWriters
 from search.models import Collection
 from workspaces.models import Workspace, WorkspaceVisibility
-from workspaces.policy import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for
+from workspaces.policy import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for, hidden_from
 from workspaces.selectors import workspaces_visible_to
 
 SEARCH = "search"  # search the collection, read its documents and statistics
@@ -72,7 +76,10 @@ def allows(actor: Actor, action: str, collection: Collection) -> bool:
         return action in FOREIGN_ACTIONS and access is not None and access.can(WORKSPACE_ACTION[action])
     if action == DELETE_OWN and actor.agent_id is None:
         return False
-    return access is None or access.can(WORKSPACE_ACTION[action])
+    if access is None:
+        # A collection of the whole tenant has no moderators: only the tenant's authority touches others' content.
+        return action != DELETE_ANY or actor.manages_tenant
+    return access.can(WORKSPACE_ACTION[action])
 
 
 def may_read(actor: Actor, collection: Collection) -> bool:
@@ -136,6 +143,24 @@ def delete_scope(actor: Actor, collection: Collection) -> str | None:
         "Your role in the collection's workspace does not allow deleting content.",
         {"action": MANAGE_CONTENT, "role": access.role if access else None},
     )
+
+
+def replace_scope(actor: Actor, collection: Collection) -> str | None:
+    """None: ingesting may replace any document; else the only `agent_id` whose documents it may replace."""
+    if allows(actor, DELETE_ANY, collection):
+        return None
+    return str(actor.agent_id) if actor.agent_id is not None else ""
+
+
+#: Who may set each field of a document to something else than its own default (see `mcpadmin.core.fields`):
+#: `agent_id` names the author, and moderation rules follow it, so an agent key may only name its own agent.
+DOCUMENT_FIELD_WRITERS: FieldWriters = {"agent_id": TENANT_AUTHORITY}
+
+
+def document_hidden_fields(actor: Actor, collection: Collection) -> tuple[str, ...]:
+    """What the caller may neither see nor filter by in this collection's documents (another tenant's public
+    workspace: the author agent, `workspaces.policy.HIDDEN_FROM_OTHER_TENANTS`)."""
+    return hidden_from(actor, collection.tenant_id, "document")
 
 
 def workspace_for_new_collection(actor: Actor, tenant_id: Any, workspace_id: Any) -> Workspace:

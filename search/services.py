@@ -58,6 +58,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connec
 from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound
+from mcpadmin.core.fields import field_refusal
 from mcpadmin.core.metrics import count_on_commit
 from search import policy
 from search.filters import DocumentFilters
@@ -643,11 +644,37 @@ def _write_documents(
 
 
 def _attributed(actor: Actor, documents: Sequence[DocumentInput]) -> list[DocumentInput]:
-    """A caller acting as an agent writes as that agent: its documents that name no agent get its id."""
+    """A caller acting as an agent writes as that agent: its documents get its id, and naming another agent as
+    the author is refused (`policy.DOCUMENT_FIELD_WRITERS`): authorship decides who may later replace or delete."""
     if actor.agent_id is None:
         return list(documents)
     acting_agent = str(actor.agent_id)
-    return [d if d.agent_id else dataclasses.replace(d, agent_id=acting_agent) for d in documents]
+    for index, document in enumerate(documents):
+        if document.agent_id and document.agent_id != acting_agent:
+            refusal = field_refusal(policy.DOCUMENT_FIELD_WRITERS, actor, ["agent_id"], what="a document")
+            if refusal is not None:
+                raise Forbidden(
+                    refusal.code,
+                    f"documents[{index}].agent_id: an agent key writes as its own agent only.",
+                    {f"documents[{index}].agent_id": [f"must be {acting_agent} or absent"]},
+                )
+    return [dataclasses.replace(d, agent_id=acting_agent) for d in documents]
+
+
+def _check_replaceable(
+    own_agent: str | None, documents: Sequence[DocumentInput], indexes: Sequence[int], replaces: Sequence[UUID]
+) -> None:
+    """A caller that may replace only its own agent's documents (`policy.replace_scope`) replaces only those."""
+    if own_agent is None or not replaces:
+        return
+    authors = dict(Embedding.objects.filter(id__in=replaces).values_list("id", "agent_id"))
+    for index, document_id in zip(indexes, replaces, strict=True):
+        if authors.get(document_id) != own_agent:
+            raise Forbidden(
+                "workspace_forbidden",
+                f"documents[{index}] would replace a document another agent wrote; that needs the moderator role.",
+                {f"documents[{index}].external_id": ["written by another agent"]},
+            )
 
 
 def documents_ingest(
@@ -671,6 +698,7 @@ def documents_ingest(
     def write() -> IngestResult:
         target = _collection_for_write(tenant, collection)
         policy.require_ingest(actor, target)
+        own_agent = policy.replace_scope(actor, target)
         stripe = acquire_stripe(target.id)
         _register_dimensions(target, documents)
         _lock_content_keys(target, documents)
@@ -694,6 +722,7 @@ def documents_ingest(
         present = [index for index in everything if index not in outcome and locked[index] is not None]
         if present:
             replaces = [locked[index] for index in present]
+            _check_replaceable(own_agent, documents, present, replaces)
             _write_documents(target, [documents[index] for index in present], replaces, stripe)
             outcome |= {index: (locked[index], False) for index in present}
         if len(outcome) < len(documents):
@@ -750,11 +779,17 @@ def _own_documents_only(own_agent: str | None, filters: DocumentFilters) -> Docu
 def documents_delete(*, actor: Actor, collection: Collection, filters: DocumentFilters) -> list[UUID]:
     """Deletes the collection's documents matching every member of `filters`; returns their ids.
 
-    An empty `filters` deletes every document of the collection (the API refuses it before calling this).
-    A caller whose workspace role allows deleting only its own agent's documents deletes only those, and is
-    refused (403) a filter naming another agent. The statistics lose exactly what the deleted rows held, in
-    the same transaction.
+    A filter that matches everything (none given, or only `metadata={}`) is refused (400): emptying a
+    collection is never the accident of a forgotten parameter. A caller that may delete only its own agent's
+    documents deletes only those, and is refused (403) a filter naming another agent. The statistics lose
+    exactly what the deleted rows held, in the same transaction.
     """
+    if filters.is_empty():
+        raise DomainError(
+            "invalid",
+            "Give at least one filter that restricts the documents (an empty metadata object matches all).",
+            {"filters": ["at least one filter"]},
+        )
     filters = _own_documents_only(policy.delete_scope(actor, collection), filters)
     return _delete_matching(collection, filters)
 

@@ -47,6 +47,7 @@ from tasks.services import (
     task_transition,
     task_update,
 )
+from workspaces.policy import HIDDEN_FROM_OTHER_TENANTS, hidden_from, redacted, refuse_hidden_filters
 from workspaces.selectors import workspace_for
 
 # --- strict JSON types ----------------------------------------------------------------------------------------
@@ -285,14 +286,11 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
 
 
 class ForeignTaskSerializer(TaskSerializer):
-    """A task of a public workspace shown to a key of another tenant: the owning tenant's agents, keys and links
-    stay within it (as members' names do)."""
-
-    REDACTED = ("assigned_agent_id", "parent_task_id", "workflow_execution_id", "created_by_key_id")
+    """A task of a public workspace shown to a key of another tenant: the owning tenant's ids stay within it
+    (`workspaces.policy.HIDDEN_FROM_OTHER_TENANTS`)."""
 
     def to_representation(self, task: Task) -> dict[str, Any]:
-        data = super().to_representation(task)
-        return {**data, **dict.fromkeys(self.REDACTED), "metadata": {}}
+        return redacted(super().to_representation(task), HIDDEN_FROM_OTHER_TENANTS["task"])
 
 
 @extend_schema(tags=["tasks"])
@@ -312,7 +310,9 @@ class WorkspaceTaskListView(PlatformViewMixin, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Task.objects.none()
         workspace, _ = workspace_for(self.actor, self.kwargs["workspace_id"])
-        self.foreign = workspace.tenant_id != self.actor.tenant_id
+        hidden = hidden_from(self.actor, workspace.tenant_id, "task")
+        refuse_hidden_filters(self.request.query_params, hidden)
+        self.foreign = bool(hidden)
         return Task.objects.filter(workspace=workspace).order_by("-created_at", "id")
 
     def get_serializer_class(self) -> Any:

@@ -18,6 +18,9 @@ from tenants.models import Tenant, TenantConfig
 from workflows.models import Workflow
 from workspaces.models import Workspace
 
+#: Who tests that call services directly act as: an operator, allowed everything.
+OPERATOR = Actor.for_operator("tester")
+
 _seq = itertools.count(1)
 
 

@@ -33,7 +33,7 @@ from workflows.definition import DEFINITION_SCHEMA
 from workflows.engine import STEP_STATUSES
 from workflows.filters import ExecutionFilter, WorkflowFilter
 from workflows.models import ExecutionStatus, Workflow, WorkflowExecution, WorkflowStatus, WorkflowType
-from workflows.selectors import execution_steps
+from workflows.selectors import execution_data_readable, execution_steps, readable_task_ids
 from workflows.services import (
     execution_cancel,
     execution_start,
@@ -140,9 +140,21 @@ class ExecutionSerializer(serializers.ModelSerializer):
     def get_iteration(self, execution: WorkflowExecution) -> int:
         return (execution.state or {}).get("iteration", 0)
 
+    def to_representation(self, execution: WorkflowExecution) -> dict[str, Any]:
+        """Task data only for callers that may read those tasks (`workflows.selectors.readable_task_ids`);
+        without a request (the creator's 201, a cancel: writers, who read every task) everything."""
+        readable = self.context.get("readable_task_ids")
+        if readable is None and self.context.get("request") is not None:
+            readable = readable_task_ids(self.context["request"].user, [execution])
+        self._readable = readable
+        data = super().to_representation(execution)
+        if not execution_data_readable(execution, readable):
+            data["output"], data["error_message"] = None, None
+        return data
+
     @extend_schema_field(StepSerializer(many=True))
     def get_steps(self, execution: WorkflowExecution) -> list[dict[str, Any]]:
-        return StepSerializer(execution_steps(execution), many=True).data
+        return StepSerializer(execution_steps(execution, readable=getattr(self, "_readable", None)), many=True).data
 
 
 #: The body of a started execution's 201, stored byte for byte for Idempotency-Key replays.
@@ -265,6 +277,17 @@ class WorkflowExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def get_base_queryset(self) -> Any:
         return WorkflowExecution.objects.order_by("-created_at", "id")
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        """A page of executions asks once which of their tasks the caller may read."""
+        if kwargs.get("many") and args:
+            executions = list(args[0])
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "readable_task_ids": readable_task_ids(self.actor, executions),
+            }
+            args = (executions, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     @extend_schema(request=ExecutionCancelSerializer, responses=ExecutionSerializer)
     @action(detail=True, methods=["post"])

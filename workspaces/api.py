@@ -14,7 +14,7 @@ from mcpadmin.api.serializers import StrictSerializer
 from mcpadmin.api.views import PlatformViewMixin
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
-from workspaces.policy import WorkspaceAccess, access_for
+from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
 from workspaces.selectors import workspace_for, workspace_members, workspaces_visible_to
 from workspaces.services import (
     workspace_create,
@@ -38,6 +38,11 @@ class WorkspaceSerializer(serializers.ModelSerializer):
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, workspace: Workspace) -> dict[str, Any]:
+        """Another tenant's public workspace: without the owning tenant's ids and settings."""
+        data = super().to_representation(workspace)
+        return redacted(data, hidden_from(self.context["actor"], workspace.tenant_id, "workspace"))
 
     def get_my_role(self, workspace: Workspace) -> str | None:
         access = self.context.get("access")
@@ -134,7 +139,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
 
     def retrieve(self, request: Request, pk: str) -> Response:
         workspace, access = self._workspace()
-        return Response(WorkspaceSerializer(workspace, context={"access": access}).data)
+        return Response(WorkspaceSerializer(workspace, context={"actor": self.actor, "access": access}).data)
 
     @extend_schema(request=WorkspaceUpdateSerializer, responses=WorkspaceSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:

@@ -21,6 +21,7 @@ from typing import Any
 
 from mcpadmin.core.access import TENANT_AUTHORITY_KEY_TYPES, KeyType
 from mcpadmin.core.actor import Actor
+from mcpadmin.core.errors import DomainError
 from workspaces.models import MemberRole, Workspace, WorkspaceVisibility
 
 ROLE_ORDER = [MemberRole.VIEWER, MemberRole.CONTRIBUTOR, MemberRole.MODERATOR, MemberRole.ADMIN, MemberRole.OWNER]
@@ -108,3 +109,45 @@ def access_for(actor: Actor, workspace: Workspace, *, membership_role: str | Non
     if workspace.visibility == WorkspaceVisibility.TEAM and _shares_team(actor.agent, workspace):
         return WorkspaceAccess(visible=True)
     return WorkspaceAccess(visible=open_to_tenant)
+
+
+#: What keys of another tenant never see of a public workspace and its content, nor filter by: the owning
+#: tenant's own ids (the tenant, its agents, keys and links between its objects) and its internal settings.
+#: Shown as null (`{}` for objects); a filter on one of them is refused (400), so that it cannot be inferred.
+HIDDEN_FROM_OTHER_TENANTS: dict[str, tuple[str, ...]] = {
+    "workspace": ("tenant_id", "team_tags", "settings"),
+    "task": (
+        "tenant_id",
+        "assigned_agent_id",
+        "parent_task_id",
+        "workflow_execution_id",
+        "created_by_key_id",
+        "metadata",
+    ),
+    "document": ("agent_id",),
+}
+
+
+def hidden_from(actor: Actor, tenant_id: Any, kind: str) -> tuple[str, ...]:
+    """The fields of a `kind` object of `tenant_id` that `actor` may neither see nor filter by."""
+    if actor.is_operator or actor.tenant_id == tenant_id:
+        return ()
+    return HIDDEN_FROM_OTHER_TENANTS[kind]
+
+
+def redacted(data: dict[str, Any], hidden: tuple[str, ...]) -> dict[str, Any]:
+    """`data` with the hidden fields emptied (null, or `{}` for objects), keys kept so the shape stays the same."""
+    if not hidden:
+        return data
+    return {**data, **{name: {} if isinstance(data.get(name), dict) else None for name in hidden if name in data}}
+
+
+def refuse_hidden_filters(names: Any, hidden: tuple[str, ...]) -> None:
+    """A filter on a hidden field would confirm what the redaction hides: 400 naming it."""
+    refused = sorted(set(names) & set(hidden))
+    if refused:
+        raise DomainError(
+            "invalid",
+            f"{', '.join(refused)} cannot be filtered on another tenant's content.",
+            {name: ["not filterable across tenants"] for name in refused},
+        )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from agents.models import Agent
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import invalid, not_allowed
+from mcpadmin.core.fields import field_refusal
 from mcpadmin.core.idempotency import (
     Claim,
     Creation,
@@ -33,6 +34,7 @@ from tasks.models import (
     TaskStateTransition,
     TaskStatus,
 )
+from tasks.policy import TASK_FIELD_WRITERS
 from tasks.services.access import creation_references, may_manage, visible_task
 from tasks.services.status import final_conflict
 from tenants.models import Tenant
@@ -191,13 +193,19 @@ def task_update(
     """Changes what a task asks for, while it is not final; its status changes only through `task_transition`.
 
     Tenant keys edit any task; in a workspace, an agent edits the tasks it created (contributor and above)
-    and others' (moderator and above)."""
+    and others' (moderator and above), the fields `tasks.policy.TASK_FIELD_WRITERS` gives agents."""
     task = visible_task(actor, task_id)
     if not may_manage(actor, task):
         raise not_allowed(
             "Only admin, service and gateway keys edit tasks (in a workspace: its moderators, and contributors "
             "their own tasks)."
         )
+    given = {"title": title, "description": description, "priority": priority, "deadline": deadline,
+             "auto_escalate": auto_escalate, "escalation_timeout": escalation_timeout}  # fmt: skip
+    refusal = field_refusal(TASK_FIELD_WRITERS, actor, [name for name, value in given.items() if value is not UNSET],
+                            what="a task")  # fmt: skip
+    if refusal is not None:
+        raise refusal
     changes: dict[str, Any] = {}
     if title is not UNSET:
         changes["title"] = clean_text(title, "title", MAX_TITLE_LENGTH, required=True)

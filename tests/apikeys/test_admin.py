@@ -11,6 +11,7 @@ from apikeys.models import ApiKey
 from apikeys.services import apikey_authenticate, apikey_issue
 from tenants.models import Tenant, TenantConfig
 from tests import factories
+from tests.factories import OPERATOR
 
 pytestmark = pytest.mark.django_db
 RAW_KEY_RE = re.compile(r"mcp_[a-z]+_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}")
@@ -80,7 +81,7 @@ def test_changelist_filters_by_state(admin_client, tenant):
     from apikeys.services import apikey_revoke
 
     live, dead = factories.issued_key(tenant, "user").key, factories.issued_key(tenant, "user").key
-    apikey_revoke(key=dead)
+    apikey_revoke(actor=OPERATOR, key=dead)
     page = admin_client.get(reverse("admin:apikeys_apikey_changelist") + "?state=revoked").content.decode()
     assert dead.key_prefix in page
     assert live.key_prefix not in page
@@ -115,3 +116,33 @@ def test_tenant_with_config_inline_is_created_and_validated_through_the_services
     assert "github" in page
     assert "9876" in page
     assert "ghp_AdminEnteredToken9876" not in page
+
+
+def test_the_change_form_keeps_the_rotation_links_and_refuses_edited_ones(admin_client, tenant):
+    import json
+
+    from apikeys.services import apikey_rotate
+
+    old = factories.issued_key(tenant, "service")
+    successor = apikey_rotate(actor=OPERATOR, key=old.key)
+    url = reverse("admin:apikeys_apikey_change", args=[old.key.pk])
+    kept = {"rotated_to": str(successor.key.pk), "team": "ops"}
+    response = admin_client.post(url, {"name": "renamed", "metadata": json.dumps(kept), **_no_inline_rows()})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert ApiKey.objects.get(pk=old.key.pk).metadata == kept
+
+    forged = {"rotated_to": "00000000-0000-4000-8000-000000000000"}
+    response = admin_client.post(url, {"name": "renamed", "metadata": json.dumps(forged), **_no_inline_rows()})
+    assert response.status_code == 200
+    assert "written by key rotation only" in response.content.decode()
+    assert ApiKey.objects.get(pk=old.key.pk).metadata == kept
+
+
+def _no_inline_rows() -> dict[str, str]:
+    """The management form of the child-keys inline, with no rows."""
+    return {
+        "child_keys-TOTAL_FORMS": "0",
+        "child_keys-INITIAL_FORMS": "0",
+        "child_keys-MIN_NUM_FORMS": "0",
+        "child_keys-MAX_NUM_FORMS": "1000",
+    }

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from apikeys.models import ApiKey
 from apikeys.services import apikey_issue, apikey_revoke
 from tests import factories
+from tests.factories import OPERATOR
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_me_describes_the_calling_key_with_either_header(tenant):
 def test_every_kind_of_bad_key_gets_the_same_401(tenant):
     issued = factories.issued_key(tenant, "admin")
     revoked = factories.issued_key(tenant, "admin")
-    apikey_revoke(key=revoked.key)
+    apikey_revoke(actor=OPERATOR, key=revoked.key)
     # A different last character, whatever the generated one was (an "x" would make this the good key).
     tampered = issued.raw_key[:-1] + ("y" if issued.raw_key[-1] == "x" else "x")
     bad = [
@@ -107,7 +108,7 @@ def test_mass_assignment_is_refused(admin_api, extra):
     assert not ApiKey.objects.filter(name="x").exists()
 
 
-def test_a_gateway_cannot_escalate_key_types_and_manages_only_its_descendants(tenant, admin_key):
+def test_a_gateway_cannot_escalate_key_types_and_manages_only_itself_and_its_descendants(tenant, admin_key):
     gateway = apikey_issue(tenant=tenant, name="gw", key_type="gateway", parent=admin_key.key)
     api = factories.client_for(gateway.raw_key)
     for key_type in ("admin", "gateway", "service"):
@@ -121,13 +122,14 @@ def test_a_gateway_cannot_escalate_key_types_and_manages_only_its_descendants(te
     ).json()
     unrelated = factories.issued_key(tenant, "service").key
     listed = {row["id"] for row in api.get("/api/v1/api-keys").json()["results"]}
-    assert listed == {mine["id"], also_mine["id"]}
+    assert listed == {mine["id"], also_mine["id"], str(gateway.key.id)}
     assert api.get(f"/api/v1/api-keys/{unrelated.id}").status_code == 404
     assert api.post(f"/api/v1/api-keys/{unrelated.id}/revoke").status_code == 404
     assert api.post(f"/api/v1/api-keys/{admin_key.key.id}/revoke").status_code == 404, "not even its own parent"
-    assert api.post(f"/api/v1/api-keys/{gateway.key.id}/revoke").status_code == 404, "nor itself"
     assert api.post(f"/api/v1/api-keys/{mine['id']}/revoke").json()["revoked"] == 1
     assert factories.client_for(also_mine["key"]).get("/api/v1/me").status_code == 200
+    assert api.post(f"/api/v1/api-keys/{gateway.key.id}/revoke").json()["revoked"] == 2, "itself, and its child"
+    assert factories.client_for(also_mine["key"]).get("/api/v1/me").status_code == 401
 
 
 @pytest.mark.parametrize("key_type", ["service", "agent", "user"])

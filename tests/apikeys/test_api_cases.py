@@ -45,11 +45,6 @@ globals().update(api_tests(ME, API_KEYS))
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="SECURITY, open: an admin key manages every key of its tenant, its ancestors too; rotating its parent "
-    "hands it the raw successor, with the parent's (wider) services and expiry",
-)
 def test_a_restricted_admin_key_cannot_rotate_its_way_to_its_parents_powers() -> None:
     tenant = factories.service_tenant()
     root = factories.issued_key(tenant, "admin")

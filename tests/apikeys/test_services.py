@@ -14,6 +14,7 @@ from apikeys.services import apikey_authenticate, apikey_issue, apikey_rename, a
 from mcpadmin.api.errors import status_of
 from mcpadmin.core.errors import DomainError
 from tests import factories
+from tests.factories import OPERATOR
 from tests.tasks.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_a_valid_key_authenticates_and_records_its_use_once_a_minute(tenant):
     "spoil",
     [
         lambda key: ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1)),
-        lambda key: apikey_revoke(key=key),
+        lambda key: apikey_revoke(actor=OPERATOR, key=key),
         lambda key: ApiKey.objects.filter(pk=key.pk).update(is_active=False),
         lambda key: key.tenant.__class__.objects.filter(pk=key.tenant_id).update(is_active=False),
         lambda key: ApiKey.objects.filter(pk=key.pk).update(key_hash="0" * 64),
@@ -122,7 +123,7 @@ def test_expiry_must_be_in_the_future(tenant):
 def test_an_unusable_parent_cannot_issue(tenant, state):
     parent = factories.issued_key(tenant, "admin").key
     if state == "revoked":
-        apikey_revoke(key=parent)
+        apikey_revoke(actor=OPERATOR, key=parent)
     elif state == "expired":
         ApiKey.objects.filter(pk=parent.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     else:
@@ -156,13 +157,13 @@ def test_revoking_a_key_revokes_its_descendants_and_nothing_else(tenant):
     gateway = apikey_issue(tenant=tenant, name="g", key_type="gateway", parent=root.key)
     users = [apikey_issue(tenant=tenant, name=f"u{i}", key_type="user", parent=gateway.key) for i in range(3)]
     sibling = apikey_issue(tenant=tenant, name="s", key_type="service", parent=root.key)
-    assert apikey_revoke(key=gateway.key) == 4
+    assert apikey_revoke(actor=OPERATOR, key=gateway.key) == 4
     for issued in [gateway, *users]:
         assert apikey_authenticate(issued.raw_key) is None
         assert ApiKey.objects.get(pk=issued.key.pk).revoked_at is not None
     assert apikey_authenticate(sibling.raw_key) is not None
     assert apikey_authenticate(root.raw_key) is not None
-    assert apikey_revoke(key=gateway.key) == 0, "revocation is idempotent"
+    assert apikey_revoke(actor=OPERATOR, key=gateway.key) == 0, "revocation is idempotent"
 
 
 def test_rotation_keeps_settings_moves_children_and_honours_the_grace_period(tenant):
@@ -171,7 +172,7 @@ def test_rotation_keeps_settings_moves_children_and_honours_the_grace_period(ten
         tenant=tenant, name="gw", key_type="gateway", parent=parent.key, allowed_services=["keys", "tasks"]
     )
     child = apikey_issue(tenant=tenant, name="u", key_type="user", parent=old.key)
-    new = apikey_rotate(key=old.key, grace_period=timedelta(hours=2))
+    new = apikey_rotate(actor=OPERATOR, key=old.key, grace_period=timedelta(hours=2))
     assert (new.key.key_type, new.key.parent_key_id, new.key.allowed_services, new.key.name) == (
         "gateway", parent.key.pk, ["keys", "tasks"], "gw",
     )  # fmt: skip
@@ -183,21 +184,21 @@ def test_rotation_keeps_settings_moves_children_and_honours_the_grace_period(ten
     ApiKey.objects.filter(pk=old.key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert apikey_authenticate(old.raw_key) is None, "and stops after it"
     assert apikey_authenticate(new.raw_key) is not None
-    assert apikey_revoke(key=new.key) == 2, "revoking the new key revokes the moved child"
+    assert apikey_revoke(actor=OPERATOR, key=new.key) == 2, "revoking the new key revokes the moved child"
 
 
 def test_rotation_with_zero_grace_stops_the_old_key_now(tenant):
     old = factories.issued_key(tenant, "service")
-    new = apikey_rotate(key=old.key, grace_period=timedelta(0))
+    new = apikey_rotate(actor=OPERATOR, key=old.key, grace_period=timedelta(0))
     assert apikey_authenticate(old.raw_key) is None
     assert apikey_authenticate(new.raw_key) is not None
 
 
 def test_a_revoked_key_cannot_be_rotated(tenant):
     issued = factories.issued_key(tenant, "service")
-    apikey_revoke(key=issued.key)
+    apikey_revoke(actor=OPERATOR, key=issued.key)
     with pytest.raises(DomainError) as error:
-        apikey_rotate(key=issued.key)
+        apikey_rotate(actor=OPERATOR, key=issued.key)
     assert error.value.code == "key_unusable"
 
 
@@ -223,7 +224,7 @@ def test_a_child_issued_while_its_parent_is_revoked_does_not_survive():
         def revoke(root=root, barrier=barrier) -> None:
             barrier.wait()
             try:
-                apikey_revoke(key=root.key)
+                apikey_revoke(actor=OPERATOR, key=root.key)
             finally:
                 connection.close()
 
@@ -238,12 +239,12 @@ def test_a_child_issued_while_its_parent_is_revoked_does_not_survive():
 
 def test_a_rotated_key_is_not_rotated_again_its_successor_is(tenant):
     old = factories.issued_key(tenant, "service")
-    new = apikey_rotate(key=old.key, grace_period=timedelta(hours=1))
+    new = apikey_rotate(actor=OPERATOR, key=old.key, grace_period=timedelta(hours=1))
     with pytest.raises(DomainError) as error:
-        apikey_rotate(key=old.key)
+        apikey_rotate(actor=OPERATOR, key=old.key)
     assert (error.value.code, status_of(error.value)) == ("key_already_rotated", 409)
     assert error.value.details == {"rotated_to": str(new.key.pk)}
-    assert apikey_rotate(key=new.key).key.metadata["rotated_from"] == str(new.key.pk)
+    assert apikey_rotate(actor=OPERATOR, key=new.key).key.metadata["rotated_from"] == str(new.key.pk)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -256,7 +257,7 @@ def test_concurrent_rotations_of_one_key_issue_one_successor():
 
         def rotate(_: int, old=old) -> object:
             try:
-                return apikey_rotate(key=old.key).key.pk
+                return apikey_rotate(actor=OPERATOR, key=old.key).key.pk
             except DomainError as error:
                 return error.code
 
@@ -270,9 +271,9 @@ def test_concurrent_rotations_of_one_key_issue_one_successor():
 
 def test_new_metadata_keeps_the_rotation_links(tenant):
     old = factories.issued_key(tenant, "service")
-    new = apikey_rotate(key=old.key)
-    renamed = apikey_rename(key=ApiKey.objects.get(pk=old.key.pk), name="x", metadata={"team": "a", "rotated_to": ""})
+    new = apikey_rotate(actor=OPERATOR, key=old.key)
+    renamed = apikey_rename(actor=OPERATOR, key=ApiKey.objects.get(pk=old.key.pk), name="x", metadata={"team": "a"})
     assert renamed.metadata == {"team": "a", "rotated_to": str(new.key.pk)}
     with pytest.raises(DomainError) as error:
-        apikey_rotate(key=renamed)
+        apikey_rotate(actor=OPERATOR, key=renamed)
     assert error.value.code == "key_already_rotated", "still rotated once"

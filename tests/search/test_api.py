@@ -170,6 +170,9 @@ def test_delete_one_document_and_by_filter(papers):
     assert error_of(papers.delete("/api/v1/collections/papers/documents"))["details"] == {
         "filters": ["at least one filter"]
     }
+    # Issue 13, finding 7: an empty metadata object matches every document; it is no filter.
+    assert error_of(papers.delete("/api/v1/collections/papers/documents?metadata={}")) == (400, "invalid", ["filters"])
+    assert papers.get("/api/v1/collections/papers").json()["total_documents"] == 1
     assert "bogus" in error_of(papers.delete("/api/v1/collections/papers/documents?bogus=1"))["details"]
     assert "metadata" in error_of(papers.delete("/api/v1/collections/papers/documents?metadata={oops"))["details"]
 

@@ -59,7 +59,8 @@ SEARCH = Case(
         ),
         Call("DELETE", "/api/v1/collections/{collection}/documents?external_id=doc-1", WRITERS),
         Call("GET", "/api/v1/collections/{collection}/documents/{document_id}", every(200)),
-        Call("DELETE", "/api/v1/collections/{collection}/documents/{document_id}", WRITERS),
+        # The sample document has no author agent: an agent key deletes only its own agent's documents.
+        Call("DELETE", "/api/v1/collections/{collection}/documents/{document_id}", every(200, user=403, agent=403)),
     ),
 )
 

@@ -55,7 +55,7 @@ def test_scores_are_cosine_similarities_best_first(tenant, sql):
         model="m",
         query_embedding=query,
         limit=10,
-        filters=DocumentFilters(metadata={}),
+        filters=DocumentFilters(model="m"),  # holds for every document
     )
     expected = sorted(((cosine(d.embedding, query), i) for d, i in zip(documents, ids, strict=True)), reverse=True)
     assert [i for i, _ in result.hits] == [i for _, i in expected[:10]]

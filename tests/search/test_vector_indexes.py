@@ -45,7 +45,7 @@ def test_a_search_walks_the_index_of_its_dimension(tenant, hnsw_only, monkeypatc
     with CaptureQueriesContext(connection) as queries:
         result = vector_search(
             collection=collection_named(tenant, "v"), model="m", query_embedding=query, limit=5,
-            filters=DocumentFilters(metadata={}),
+            filters=DocumentFilters(model="m"),  # a filter that holds for every document
         )  # fmt: skip
     assert result.method == "hnsw"
     assert len(result.hits) == 5

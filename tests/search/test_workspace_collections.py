@@ -85,9 +85,10 @@ def test_contributors_delete_their_own_documents_moderators_anyone(setup):
     owners_doc = collection_documents(collection) - {own}
     assert contributor.delete(f"{url}/{owners_doc.pop()}").status_code == 403
     assert contributor.delete(f"{url}?task_type=none&agent_id=someone-else").status_code == 403
-    deleted = contributor.delete(f"{url}?metadata={{}}").json()
+    everything = "created_after=2000-01-01T00:00:00Z"
+    deleted = contributor.delete(f"{url}?{everything}").json()
     assert deleted["ids"] == [own], "a filter delete by a contributor is limited to its own agent's documents"
-    assert moderator.delete(f"{url}?metadata={{}}").json()["deleted"] == 1
+    assert moderator.delete(f"{url}?{everything}").json()["deleted"] == 1
     assert collection_documents(collection) == set()
 
 
@@ -168,17 +169,27 @@ def test_documents_delete_refuses_callers_the_rules_refuse(setup, other_tenant):
     assert collection_documents(open_to_tenant) | collection_documents(private) == before
 
 
-def test_a_contributor_deletes_only_its_agents_documents_even_with_an_empty_filter(setup):
+def test_a_contributor_deletes_only_its_agents_documents_even_with_a_filter_that_holds_for_all(setup):
     collection = filled(setup, "private")
     contributor = agent_caller(setup, "contributor")
     owners = Embedding.objects.get(collection=collection.name, agent_id=str(setup["agents"]["owner"].id))
     with pytest.raises(Forbidden):
         document_delete(actor=contributor, collection=collection, document_id=owners.id)
-    deleted = documents_delete(actor=contributor, collection=collection, filters=DocumentFilters())
+    deleted = documents_delete(actor=contributor, collection=collection, filters=DocumentFilters(model="m"))
     assert collection_documents(collection) == {str(owners.id)}
     assert len(deleted) == 1
-    # an operator's empty filter deletes everything (the API refuses empty filters before calling the service)
-    assert documents_delete(actor=OPERATOR, collection=collection, filters=DocumentFilters()) == [owners.id]
+
+
+@pytest.mark.parametrize("filters", [DocumentFilters(), DocumentFilters(metadata={})], ids=["none", "metadata {}"])
+def test_a_filter_that_restricts_nothing_is_refused_to_everyone(setup, filters):
+    """Issue 13, finding 7: `?metadata={}` counted as a filter and deleted every document."""
+    collection = filled(setup, "private")
+    before = collection_documents(collection)
+    for actor in (OPERATOR, agent_caller(setup, "owner")):
+        with pytest.raises(DomainError) as refused:
+            documents_delete(actor=actor, collection=collection, filters=filters)
+        assert refused.value.details == {"filters": ["at least one filter"]}
+    assert collection_documents(collection) == before
 
 
 def test_another_tenants_key_never_writes_to_a_public_collection_it_may_search(setup, other_tenant):
@@ -227,3 +238,87 @@ def test_the_collections_list_and_the_rule_for_one_collection_agree(setup, other
     for actor in callers:
         listed = collection_list(actor=actor, include_public=True).filter(pk=collection.pk).exists()
         assert listed == policy.allows(actor, policy.SEARCH, collection), actor
+
+
+def test_a_contributor_cannot_overwrite_another_members_document_a_moderator_can(setup):
+    """Issue 13, finding 5: ingesting with another member's external_id replaced its document."""
+    collection = collection_in(setup, "private")
+    url = f"/api/v1/collections/{collection.name}/documents"
+    owner = factories.client_for(setup["keys"]["owner"])
+    written = owner.post(url, {"documents": [{**DOC, "external_id": "spec-1", "content": "the owner's"}]},
+                         format="json").json()["documents"][0]  # fmt: skip
+    contributor = factories.client_for(setup["keys"]["contributor"])
+    response = contributor.post(url, {"documents": [{**DOC, "external_id": "spec-1", "content": "overwritten"}]},
+                                format="json")  # fmt: skip
+    assert response.status_code == 403, response.json()
+    assert "documents[0].external_id" in response.json()["error"]["details"]
+    stored = Embedding.objects.get(pk=written["id"])
+    assert (stored.content, stored.agent_id) == ("the owner's", str(setup["agents"]["owner"].pk))
+    # Its own documents it replaces; a moderator replaces anyone's.
+    mine = {**DOC, "external_id": "mine", "content": "v1"}
+    assert contributor.post(url, {"documents": [mine]}, format="json").status_code == 200
+    assert contributor.post(url, {"documents": [{**mine, "content": "v2"}]}, format="json").status_code == 200
+    moderator = factories.client_for(setup["keys"]["moderator"])
+    replaced = moderator.post(url, {"documents": [{**DOC, "external_id": "spec-1", "content": "moderated"}]},
+                              format="json")  # fmt: skip
+    assert replaced.status_code == 200, replaced.json()
+    assert Embedding.objects.get(pk=written["id"]).content == "moderated"
+
+
+def test_an_agent_key_cannot_forge_another_agents_authorship(setup):
+    """Issue 13, finding 5: an agent key could set `agent_id` to another agent (and then delete as "its own")."""
+    collection = collection_in(setup, "private")
+    url = f"/api/v1/collections/{collection.name}/documents"
+    contributor = factories.client_for(setup["keys"]["contributor"])
+    forged = {**DOC, "content": "forged", "agent_id": str(setup["agents"]["owner"].pk)}
+    response = contributor.post(url, {"documents": [forged]}, format="json")
+    assert response.status_code == 403
+    assert response.json()["error"]["details"] == {
+        "documents[0].agent_id": [f"must be {setup['agents']['contributor'].pk} or absent"]
+    }
+    assert not Embedding.objects.filter(content="forged").exists()
+    own = {**DOC, "content": "own", "agent_id": str(setup["agents"]["contributor"].pk)}
+    assert contributor.post(url, {"documents": [own]}, format="json").status_code == 200
+    # Tenant keys attribute documents to any agent (imports on an agent's behalf).
+    admin = factories.client_for(factories.issued_key(setup["tenant"], "admin").raw_key)
+    assert admin.post(url, {"documents": [{**forged, "content": "by admin"}]}, format="json").status_code == 200
+
+
+def test_in_a_collection_of_the_whole_tenant_agents_touch_only_their_own_documents(setup):
+    admin = factories.client_for(factories.issued_key(setup["tenant"], "admin").raw_key)
+    url = "/api/v1/collections/shared-kb/documents"
+    written = admin.post(url, {"documents": [{**DOC, "external_id": "policy"}]}, format="json").json()
+    agent = factories.client_for(setup["keys"]["contributor"])
+    assert agent.post(url, {"documents": [{**DOC, "external_id": "policy", "content": "x"}]},
+                      format="json").status_code == 403  # fmt: skip
+    assert agent.delete(f"{url}/{written['documents'][0]['id']}").status_code == 403
+    assert agent.post(url, {"documents": [{**DOC, "external_id": "note"}]}, format="json").status_code == 200
+    assert agent.delete(f"{url}?external_id=note").json()["deleted"] == 1
+
+
+def test_another_tenant_neither_sees_nor_filters_by_the_author_of_a_public_document(setup, other_tenant):
+    """Issue 13, finding 8: a search hit showed the owner's agent_id, and a filter by it confirmed it."""
+    public = collection_in(setup, "public")
+    foreign = factories.client_for(setup["keys"]["foreign_admin"])
+    (hit,) = search(foreign, public, by_id=True).json()["results"]
+    assert hit["agent_id"] is None
+    body = {"collection_id": str(public.id), "query": "hybrid", "mode": "bm25",
+            "filters": {"agent_id": str(setup["agents"]["owner"].pk)}}  # fmt: skip
+    refused = foreign.post("/api/v1/search", body, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"] == {"filters.agent_id": ["not filterable across tenants"]}
+    own = factories.client_for(setup["keys"]["owner"])
+    (mine,) = own.post("/api/v1/search", body, format="json").json()["results"]
+    assert mine["agent_id"] == str(setup["agents"]["owner"].pk)
+
+
+def test_another_tenant_sees_a_public_workspace_without_the_owners_ids(setup, other_tenant):
+    space = factories.workspace(setup["tenant"], owner=setup["agents"]["owner"], visibility="public",
+                                team_tags=["finance"], settings={"internal": True})  # fmt: skip
+    foreign = factories.client_for(setup["keys"]["foreign_admin"])
+    shown = foreign.get(f"/api/v1/workspaces/{space.pk}").json()
+    assert (shown["name"], shown["tenant_id"], shown["team_tags"], shown["settings"]) == (space.name, None, None, {})
+    listed = foreign.get("/api/v1/workspaces?include_public=true").json()["results"]
+    assert [row["tenant_id"] for row in listed if row["id"] == str(space.pk)] == [None]
+    own = factories.client_for(factories.issued_key(setup["tenant"], "admin").raw_key)
+    assert own.get(f"/api/v1/workspaces/{space.pk}").json()["tenant_id"] == str(setup["tenant"].pk)

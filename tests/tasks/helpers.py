@@ -8,11 +8,10 @@ from typing import Any
 
 from django.db import connection
 
-from mcpadmin.core.actor import Actor
 from tasks.models import Task, TaskStatus
 from tests import factories
 
-OPERATOR = Actor.for_operator("tester")
+OPERATOR = factories.OPERATOR
 
 
 def agent_api(tenant: Any, agent: Any = None) -> tuple[Any, Any]:

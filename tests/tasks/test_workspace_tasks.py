@@ -11,6 +11,7 @@ import pytest
 
 from tasks.models import Task
 from tests import factories
+from tests.api_cases import error_of
 from tests.tasks.helpers import task_in
 from workspaces.models import WorkspaceMember
 
@@ -236,6 +237,21 @@ def test_keys_of_other_tenants_read_a_public_workspaces_tasks_without_the_owners
     status_filtered = foreign.get(f"/api/v1/workspaces/{public.pk}/tasks?status=completed").json()
     assert status_filtered["count"] == 0
     assert foreign.get(f"/api/v1/workspaces/{public.pk}/tasks?status=nope").status_code == 400
+    assert row["tenant_id"] is None, "issue 13, finding 8: not even the owning tenant's id"
+    # Issue 13, finding 8: a filter on a hidden id would confirm it (200 with the task, or 200 empty).
+    for name, value in (
+        ("assigned_agent_id", owner.pk),
+        ("parent_task_id", task.pk),
+        ("workflow_execution_id", task.pk),
+    ):
+        confirmed = foreign.get(f"/api/v1/workspaces/{public.pk}/tasks?{name}={value}")
+        assert error_of(confirmed) == (400, "invalid", [name])
+    assert (
+        factories.client_for(admin_key.raw_key)
+        .get(f"/api/v1/workspaces/{public.pk}/tasks?assigned_agent_id={owner.pk}")
+        .json()["count"]
+        == 1
+    ), "the owning tenant filters as before"
 
 
 def test_a_workspace_task_list_of_a_workspace_the_caller_cannot_read_is_404(tenant, other_tenant, space):

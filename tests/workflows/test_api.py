@@ -519,3 +519,30 @@ def test_lists_cost_the_same_number_of_queries_for_one_row_or_many(tenant, admin
             run(admin_api, active_workflow(admin_api, "sequential", SEQUENTIAL))
             run(admin_api, workflow_id)
     assert counts[:3] == counts[3:]
+
+
+def test_an_execution_shows_task_data_only_to_callers_that_may_read_those_tasks(tenant, admin_api):
+    """Issue 13, finding 9: an agent read, through the execution, the output of tasks it may not read."""
+    first, second = worker(tenant, capabilities=["one"]), worker(tenant, capabilities=["two"])
+    definition = {"steps": [{"id": "one", "task": {"title": "1", "capabilities": ["one"]}},
+                            {"id": "two", "task": {"title": "2", "capabilities": ["two"]}}]}  # fmt: skip
+    started = run(admin_api, active_workflow(admin_api, "sequential", definition))
+    assert first.complete(first.only_task(), {"secret": "of one"}).status_code == 200
+    second_task = second.only_task()
+    assert first.api.get(f"/api/v1/tasks/{second_task.pk}").status_code == 404
+    assert (
+        second.api.get(f"/api/v1/tasks/{first.open_tasks() or Task.objects.get(workflow_step='one').pk}").status_code
+        == 404
+    )
+
+    seen_by_second = execution(second.api, started["id"])
+    one = next(step for step in seen_by_second["steps"] if step["id"] == "one")
+    assert (one["status"], one["output"], one["tasks"][0]["task_id"]) == ("completed", None, None)
+    assert "of one" not in str(seen_by_second)
+    assert seen_by_second["output"] is None
+    listed = second.api.get("/api/v1/workflow-executions").json()["results"]
+    assert "of one" not in str(listed)
+    # The agent that did step one reads it; the tenant's keys read everything.
+    seen_by_first = execution(first.api, started["id"])
+    assert next(s for s in seen_by_first["steps"] if s["id"] == "one")["output"] == {"secret": "of one"}
+    assert "of one" in str(execution(admin_api, started["id"]))
