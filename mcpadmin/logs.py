@@ -70,8 +70,8 @@ def configure_structlog() -> None:
     """structlog's loggers hand their events to the standard library, whose handler renders them."""
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # first: a DEBUG event (django-structlog's request_started) costs nothing
             structlog.contextvars.merge_contextvars,
-            structlog.stdlib.filter_by_level,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.add_log_level,
             structlog.stdlib.PositionalArgumentsFormatter(),
