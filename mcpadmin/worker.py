@@ -194,7 +194,7 @@ class Worker:
                         self._run(job, slot)
                         self._wait_until(slot_end)
                     finally:
-                        self._locks.release(job.name)
+                        self._release(job)
                 else:
                     self._wait_until(slot_end)
         finally:
@@ -206,6 +206,13 @@ class Worker:
         except Exception:
             logger.exception("job %s: cannot reach the database for its lock", job.name)
             return False
+
+    def _release(self, job: Job) -> None:
+        try:
+            self._locks.release(job.name)
+        except Exception:  # the lock's connection is gone, and the lock with it
+            logger.exception("job %s: could not release its lock", job.name)
+            self._locks.close()
 
     def _wait_until(self, moment: float) -> None:
         while not self.stop.is_set():

@@ -157,3 +157,22 @@ def test_the_command_stops_on_sigterm_after_finishing_its_pass():
     lines.append(output)
     assert process.returncode == 0, "".join(lines)
     assert "worker stopped" in "".join(lines)
+
+
+def test_a_worker_whose_lock_connection_dies_reconnects_and_keeps_running():
+    runner = Worker(every={"probe": 0.2}, jobs=[Job("probe", lambda: 0, "nothing")])
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(runner.passes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with runner._locks._mutex:  # the server ends the lock connection, as a restart or a network cut would
+            backend = runner._locks._connection.connection.info.backend_pid
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+        seen = len(runner.passes)
+        while len(runner.passes) < seen + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(runner.passes) >= seen + 3, "the job went on after the lock connection died"
+    finally:
+        assert runner.shutdown(timeout=10)
