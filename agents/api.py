@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from agents.filters import AgentFilter
 from agents.models import Agent, AgentStatus
-from agents.selectors import agent_is_online, agents_visible_to
+from agents.selectors import agent_is_online
 from agents.services import agent_create, agent_heartbeat, agent_update
-from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
+from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
 from mcpadmin.core.access import WRITE
 
@@ -44,7 +44,7 @@ class AgentWriteSerializer(StrictSerializer):
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     capabilities = _tags()
     teams = _tags()
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
     status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
 
 
@@ -60,9 +60,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return Agent.objects.all()
-        return agents_visible_to(self.actor).order_by("name", "id")
+        return Agent.objects.visible_to(self.actor).order_by("name", "id")
 
     @extend_schema(request=AgentWriteSerializer, responses={201: AgentSerializer})
     def create(self, request: Request) -> Response:

@@ -7,12 +7,21 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
+from mcpadmin.core.actor import Actor
 from mcpadmin.db.fields import created_at, updated_at, uuid_pk
+from mcpadmin.db.querysets import TenantQuerySet
 
 
 class AgentStatus(models.TextChoices):
     ACTIVE = "active"
     DISABLED = "disabled"
+
+
+class AgentQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Actor) -> AgentQuerySet:
+        """An agent key sees only its own agent; every other caller, all agents of its tenant (operators: all)."""
+        agents = super().visible_to(actor)
+        return agents.filter(pk=actor.agent_id) if actor.is_agent else agents
 
 
 class Agent(models.Model):
@@ -32,6 +41,8 @@ class Agent(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = created_at()
     updated_at = updated_at()
+
+    objects = AgentQuerySet.as_manager()
 
     class Meta:
         db_table = "agents"

@@ -7,11 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
-from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, invalid
 
 
@@ -22,16 +20,6 @@ def online_since(now: datetime | None = None) -> datetime:
 
 def agent_is_online(agent: Agent, now: datetime | None = None) -> bool:
     return agent.last_seen_at is not None and agent.last_seen_at >= online_since(now)
-
-
-def agents_visible_to(actor: Actor) -> QuerySet[Agent]:
-    """An agent key sees only its own agent; every other caller, all agents of its tenant (operators: all)."""
-    agents = Agent.objects.all()
-    if actor.tenant_id is not None:
-        agents = agents.filter(tenant_id=actor.tenant_id)
-    if actor.is_agent:
-        agents = agents.filter(pk=actor.agent_id)
-    return agents
 
 
 def agent_share_locked(tenant_id: Any, agent_id: Any) -> Agent | None:

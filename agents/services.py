@@ -11,7 +11,6 @@ from django.utils import timezone
 from agents import hooks
 from agents.models import Agent, AgentStatus
 from agents.policy import AGENT_FIELD_WRITERS
-from agents.selectors import agents_visible_to
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, NotFound, invalid, not_allowed
 from mcpadmin.core.fields import field_refusal
@@ -100,7 +99,7 @@ def _agent_update(
     metadata: dict[str, Any],
     status: str,
 ) -> Agent:
-    agent = agents_visible_to(actor).select_for_update().filter(pk=agent_id).first()
+    agent = Agent.objects.visible_to(actor).select_for_update().filter(pk=agent_id).first()
     if agent is None:
         raise NotFound("No such agent.")
     given = {
@@ -150,7 +149,7 @@ def agent_heartbeat(*, actor: Actor, agent_id: Any, now: datetime | None = None)
     coming online picks up what waited for it.
     """
     with transaction.atomic():
-        agent = agents_visible_to(actor).filter(pk=agent_id).first()
+        agent = Agent.objects.visible_to(actor).filter(pk=agent_id).first()
         if agent is None:
             raise NotFound("No such agent.")
         if not (actor.manages_tenant or actor.is_agent):

@@ -16,7 +16,6 @@ from agents.models import Agent
 from apikeys import keys, policy
 from apikeys.filters import ApiKeyFilter
 from apikeys.models import ApiKey
-from apikeys.selectors import apikeys_manageable_by
 from apikeys.services import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
@@ -25,7 +24,7 @@ from apikeys.services import (
     apikey_rotate,
     key_state,
 )
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictIntegerField, StrictSerializer
 from mcpadmin.api.views import PlatformAPIView, TenantScopedViewSet
 from mcpadmin.core.access import KEY_ITSELF, SERVICES, KeyType
 from mcpadmin.core.errors import DomainError
@@ -69,9 +68,9 @@ class ApiKeyIssueSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=SERVICES), required=False, max_length=len(SERVICES)
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    expires_in_seconds = serializers.IntegerField(required=False, min_value=60, max_value=10 * 365 * 86400)
+    expires_in_seconds = StrictIntegerField(required=False, min_value=60, max_value=10 * 365 * 86400)
     agent_id = serializers.UUIDField(required=False, allow_null=True)
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("expires_at") and attrs.get("expires_in_seconds"):
@@ -82,7 +81,7 @@ class ApiKeyIssueSerializer(StrictSerializer):
 
 
 class RotateSerializer(StrictSerializer):
-    grace_period_seconds = serializers.IntegerField(
+    grace_period_seconds = StrictIntegerField(
         required=False,
         min_value=0,
         max_value=int(MAX_ROTATION_GRACE.total_seconds()),
@@ -131,9 +130,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
     queryset = ApiKey.objects.all()
 
     def get_base_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return ApiKey.objects.all()
-        return apikeys_manageable_by(self.actor).order_by("-created_at", "id")
+        return ApiKey.objects.visible_to(self.actor).select_related("parent_key", "agent").order_by("-created_at", "id")
 
     @extend_schema(request=ApiKeyIssueSerializer, responses={201: IssuedApiKeySerializer})
     def create(self, request: Request) -> Response:
@@ -146,7 +143,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
             expires_at = timezone.now() + timedelta(seconds=values["expires_in_seconds"])
         agent = None
         if values.get("agent_id"):
-            agent = Agent.objects.filter(id=values["agent_id"], tenant_id=self.actor.tenant_id).first()
+            agent = Agent.objects.visible_to(self.actor).filter(id=values["agent_id"]).first()
             if agent is None:
                 raise DomainError("invalid", "No such agent.", {"agent_id": ["No such agent."]})
         issued = apikey_issue(

@@ -5,10 +5,38 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from mcpadmin.core.access import KeyType
+from mcpadmin.core.actor import Actor
 from mcpadmin.db.fields import CurrentTimestamp, created_at, updated_at, uuid_pk
+from mcpadmin.db.querysets import TenantQuerySet
+
+#: A key and every key issued under it, transitively.
+SUBTREE_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT id FROM api_keys WHERE id = %s
+    UNION
+    SELECT child.id FROM api_keys child JOIN tree ON child.parent_key_id = tree.id
+)
+SELECT id FROM tree
+"""
+
+
+class ApiKeyQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Actor) -> ApiKeyQuerySet:
+        """The keys a caller may see: every key of its tenant for an admin key, itself and its descendants for a
+        gateway, none for other key types; operators see all.
+
+        Seeing is not managing: `apikeys.services.apikey_check_manages` decides what may be rotated or revoked.
+        """
+        keys = super().visible_to(actor)
+        if actor.is_operator or actor.key_type == KeyType.ADMIN:
+            return keys
+        if actor.key_type == KeyType.GATEWAY:
+            return keys.filter(pk__in=RawSQL(SUBTREE_SQL, [actor.key_id]))  # noqa: S611 (a constant statement)
+        return keys.none()
 
 
 class ApiKey(models.Model):
@@ -32,6 +60,8 @@ class ApiKey(models.Model):
     metadata = models.JSONField(default=dict, db_default={}, blank=True)
     created_at = created_at()
     updated_at = updated_at()
+
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         db_table = "api_keys"

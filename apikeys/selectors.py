@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
 
 from apikeys.models import ApiKey
-from mcpadmin.core.access import KeyType
-from mcpadmin.core.actor import Actor
 from mcpadmin.db.prepared import PreparedStatement
 from tenants.models import Tenant, TenantConfig
 
@@ -27,19 +24,6 @@ def apikey_descendant_ids(key_id: Any) -> list[Any]:
     with connection.cursor() as cursor:
         cursor.execute(_DESCENDANTS_SQL, [key_id])
         return [row[0] for row in cursor.fetchall()]
-
-
-def apikeys_manageable_by(actor: Actor) -> QuerySet[ApiKey]:
-    """The keys a caller may see: all of its tenant's for an admin key, itself and its descendants for a gateway.
-
-    Seeing is not managing: `apikeys.services.apikey_check_manages` decides what may be rotated or revoked.
-    """
-    keys = ApiKey.objects.filter(tenant_id=actor.tenant_id).select_related("parent_key", "agent")
-    if actor.key_type == KeyType.ADMIN:
-        return keys
-    if actor.key_type == KeyType.GATEWAY:
-        return keys.filter(id__in=[actor.key_id, *apikey_descendant_ids(actor.key_id)])
-    return keys.none()
 
 
 def _select_list(model: type, alias: str) -> str:

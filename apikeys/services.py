@@ -27,7 +27,7 @@ from apikeys.selectors import apikey_descendant_ids, apikey_with_tenant
 from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, invalid
-from mcpadmin.core.validation import UNSET
+from mcpadmin.core.validation import UNSET, clean_object
 from tenants.models import Tenant
 
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
@@ -78,8 +78,7 @@ def client_metadata(metadata: Any) -> dict[str, Any] | None:
     """Metadata a caller gives a key: an object, without the names the platform writes (the rotation links)."""
     if metadata is None:
         return None
-    if not isinstance(metadata, dict):
-        raise invalid("metadata", "metadata must be an object")
+    clean_object(metadata, "metadata")
     reserved = [name for name in ROTATION_LINKS if name in metadata]
     if reserved:
         raise DomainError(

@@ -12,10 +12,19 @@ search_corpus.py) is `--docs` documents of ~60 tokens with 384-dimension vectors
 Loading: the documents go through the ingest service (statistics maintained) with four writer processes,
 without the HNSW indexes, which are then built in one go (as for any bulk import), timed. The vectors have 384
 dimensions, so theirs is `idx_embeddings_hnsw_384`; the anchor "plain HNSW" query walks it without the tenant
-filter. Then, with every index in place: the query benchmarks (each query set runs once as warm-up, then is
-measured), and ingest throughput with one writer and with four, in `--ingest-rounds` rounds, with the WAL each
-document cost (new documents into the same tenants' collections, removed afterwards, then VACUUM so that a later
-run finds the same index).
+filter. Then, with every index in place: the query benchmarks, and ingest throughput with one writer and with
+four, in `--ingest-rounds` rounds, with the WAL each document cost (new documents into the same tenants'
+collections, removed afterwards, then VACUUM so that a later run finds the same index).
+
+The query measurements are interleaved: query by query, every measurement in turn (after a warm-up pass), so
+that an anchor and what is compared with it share the machine's load of the moment. Ratios, all to anchors
+measured in the same run (issue 16's targets): BM25 with contents (`search`, mode bm25) p95 to pg_textsearch's
+p95 (<= 3x); hybrid with the default fusion p95 to plain HNSW's p95 (<= 4x); ingest rate
+to the bare HNSW insert rate, the physical limit: the same vectors in a bare table `bench_bare_hnsw` (id and
+vector(384)) with the same HNSW index, the same number of rows, inserted by 1 and by 4 writers in batches of 500
+(>= 0.8). And `manage.py import_documents` on `--import-docs` documents of JSON Lines, documents/s. A collection of
+at most `search.selectors.EXACT_SCAN_MAX` (2,000) documents is compared exactly rather than through the shared
+graph (at 20,000 documents and 10 tenants, every collection): the hybrid is measured both ways.
 """
 
 from __future__ import annotations
@@ -40,8 +49,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 
 from mcpadmin.core.actor import Actor  # noqa: E402
-from search import vector_indexes  # noqa: E402
+from search import selectors, vector_indexes  # noqa: E402
 from search.filters import DocumentFilters  # noqa: E402
+from search.fusion import DEFAULT_FUSION, FUSIONS  # noqa: E402
 from search.models import Collection  # noqa: E402
 from search.selectors import bm25_search, collection_named, search, vector_search  # noqa: E402
 from search.services import DocumentInput, documents_delete, documents_ingest  # noqa: E402
@@ -147,32 +157,133 @@ def ingest_throughput(tenants: list[Tenant], writers: int, per_writer: int, offs
     return sum(count for count, _ in results) / slowest
 
 
-def measure(name: str, run: Any, queries: list[Any], report: list[dict]) -> dict:
-    for query in queries:  # warm-up: caches, prepared plans, connection
-        run(query)
-    timings, extras = [], []
+BARE_TABLE = "bench_bare_hnsw"
+
+
+def bare_hnsw_prepare() -> float:
+    """The anchor of ingest: the corpus's vectors in a bare table with the same HNSW index (seconds to build)."""
+    sql(f"DROP TABLE IF EXISTS {BARE_TABLE}")
+    sql(f"CREATE TABLE {BARE_TABLE} (id bigserial PRIMARY KEY, embedding vector(384) NOT NULL)")
+    sql(
+        f"INSERT INTO {BARE_TABLE} (embedding) SELECT embedding::vector(384) FROM embeddings "
+        "WHERE collection = %s ORDER BY id",
+        [COLLECTION],
+    )
+    started = time.monotonic()
+    sql(f"CREATE INDEX ON {BARE_TABLE} USING hnsw (embedding vector_cosine_ops) {vector_indexes.HNSW_WITH}")
+    sql(f"VACUUM ANALYZE {BARE_TABLE}")
+    return time.monotonic() - started
+
+
+def _bare_writer(args: tuple[int, int, Any, int]) -> tuple[int, float]:
+    """Child process: the same new vectors as the ingest runs, inserted into the bare table in batches."""
+    start, stop, barrier, offset = args
+    corpus = Corpus()
+    batches = []
+    for batch_start in range(start, stop, BATCH):
+        indices = range(batch_start, min(stop, batch_start + BATCH))
+        batches.append([str(corpus.document(offset + i).embedding) for i in indices])
+    connection.ensure_connection()
+    barrier.wait()
+    started = time.monotonic()
+    for vectors in batches:
+        with transaction.atomic():
+            sql(f"INSERT INTO {BARE_TABLE} (embedding) SELECT unnest(%s::vector(384)[])", [vectors])
+    elapsed = time.monotonic() - started
+    connection.close()
+    return stop - start, elapsed
+
+
+def bare_hnsw_throughput(writers: int, per_writer: int, offset: int) -> float:
+    context = multiprocessing.get_context("fork")
+    barrier = context.Manager().Barrier(writers)
+    shares = [(w * per_writer, (w + 1) * per_writer, barrier, offset) for w in range(writers)]
+    connections.close_all()
+    with context.Pool(writers) as pool:
+        results = pool.map(_bare_writer, shares)
+    return sum(count for count, _ in results) / max(elapsed for _, elapsed in results)
+
+
+def bare_hnsw_anchor(args: Any, report: dict[str, Any]) -> None:
+    """Bare HNSW inserts of the vectors round 1 ingested, and ingest's ratio to them (1 and 4 writers)."""
+    print(f"anchor: bare HNSW inserts ({BARE_TABLE}: {args.docs} vectors, the same index); {load()}", flush=True)
+    built = bare_hnsw_prepare()
+    print(f"  built its index in {built:.1f} s", flush=True)
+    for run, writers in enumerate((1, 4)):  # the very vectors that round 1 wrote with as many writers
+        rate = bare_hnsw_throughput(writers, args.ingest_docs // writers, 10_000_000 + run * args.ingest_docs)
+        report[f"bare_hnsw_inserts_per_second_{writers}"] = round(rate)
+        ingested = report[f"ingest_docs_per_second_{writers}_writer{'s' if writers > 1 else ''}"]
+        ratio = max(ingested) / rate
+        report[f"ingest_to_bare_hnsw_ratio_{writers}"] = round(ratio, 2)
+        print(
+            f"  {writers} writer(s): {rate:.0f} rows/s; ingest (best round) / bare: {ratio:.2f} (target >= 0.8)",
+            flush=True,
+        )
+    sql(f"DROP TABLE {BARE_TABLE}")
+
+
+def import_command_throughput(tenant: Tenant, count: int, offset: int) -> tuple[float, str]:
+    """`manage.py import_documents` on `count` new documents written as JSON Lines (documents/s, its summary)."""
+    import io
+    import tempfile
+
+    corpus = Corpus()
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as out:
+        for i in range(offset, offset + count):
+            document = document_input(corpus, i)
+            item = {
+                "external_id": document.external_id, "content": document.content, "model": document.model,
+                "embedding": document.embedding, "agent_id": document.agent_id, "task_type": document.task_type,
+                "metadata": document.metadata,
+            }  # fmt: skip
+            out.write(json.dumps(item) + "\n")
+    printed = io.StringIO()
+    started = time.monotonic()
+    call_command(
+        "import_documents", out.name, "--tenant", str(tenant.id), "--collection", INGEST_COLLECTION, stdout=printed
+    )
+    elapsed = time.monotonic() - started
+    os.unlink(out.name)
+    return count / elapsed, printed.getvalue().strip().splitlines()[-1]
+
+
+def measure(entries: list[tuple[str, Any]], queries: list[Any], report: list[dict]) -> dict[str, dict]:
+    """Every entry on every query, interleaved (query by query, the entries in turn), after a warm-up pass.
+
+    Interleaving puts an anchor and the measurements compared with it under the same load: on a shared
+    machine whose load changes by the minute, timing them one after the other made their ratios noise.
+    """
+    for _, run in entries:  # warm-up: caches, prepared plans, connection
+        for query in queries:
+            run(query)
+    timings: dict[str, list[float]] = {name: [] for name, _ in entries}
+    extras: dict[str, list[Any]] = {name: [] for name, _ in entries}
     for query in queries:
-        started = time.perf_counter()
-        extra = run(query)
-        timings.append((time.perf_counter() - started) * 1000)
-        extras.append(extra)
-    row = {
-        "name": name,
-        "queries": len(queries),
-        "p50_ms": round(percentile(timings, 0.50), 3),
-        "p95_ms": round(percentile(timings, 0.95), 3),
-        "p99_ms": round(percentile(timings, 0.99), 3),
-        "mean_ms": round(statistics.fmean(timings), 3),
-    }
-    if extras and isinstance(extras[0], dict):
-        for key in extras[0]:
-            values = [extra[key] for extra in extras]
-            row[key] = round(statistics.fmean(values), 4) if isinstance(values[0], (int, float)) else _tally(values)
-    report.append(row)
-    print(f"  {name:48s} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
-          + "".join(f"  {k}={row[k]}" for k in row if k not in ("name", "queries", "p50_ms", "p95_ms", "p99_ms",
-                                                                  "mean_ms")), flush=True)  # fmt: skip
-    return row
+        for name, run in entries:
+            started = time.perf_counter()
+            extra = run(query)
+            timings[name].append((time.perf_counter() - started) * 1000)
+            extras[name].append(extra)
+    rows = {}
+    for name, _ in entries:
+        row = {
+            "name": name,
+            "queries": len(queries),
+            "p50_ms": round(percentile(timings[name], 0.50), 3),
+            "p95_ms": round(percentile(timings[name], 0.95), 3),
+            "p99_ms": round(percentile(timings[name], 0.99), 3),
+            "mean_ms": round(statistics.fmean(timings[name]), 3),
+        }
+        if extras[name] and isinstance(extras[name][0], dict):
+            for key in extras[name][0]:
+                values = [extra[key] for extra in extras[name]]
+                row[key] = round(statistics.fmean(values), 4) if isinstance(values[0], (int, float)) else _tally(values)
+        report.append(row)
+        rows[name] = row
+        print(f"  {name:52s} p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
+              + "".join(f"  {k}={row[k]}" for k in row if k not in ("name", "queries", "p50_ms", "p95_ms", "p99_ms",
+                                                                      "mean_ms")), flush=True)  # fmt: skip
+    return rows
 
 
 def _tally(values: list[Any]) -> dict:
@@ -189,6 +300,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ingest-docs", type=int, default=4000, help="documents per throughput run")
     parser.add_argument("--ingest-rounds", type=int, default=2, help="throughput runs of one and of four writers")
+    parser.add_argument("--import-docs", type=int, default=4000, help="documents for import_documents (0: skip)")
     parser.add_argument("--fresh", action="store_true", help="drop the benchmark database first")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
@@ -265,12 +377,15 @@ def main() -> None:
             [str(item[0].embedding)],
         )
 
-    def run_search(mode: str, filters: DocumentFilters, *, text: bool = True, vector: bool = True) -> Any:
+    def run_search(
+        mode: str, filters: DocumentFilters, *, text: bool = True, vector: bool = True, fusion: str = DEFAULT_FUSION
+    ) -> Any:
         def run(item: tuple) -> dict:
             query, collection = item
             result = search(
                 collection=collection, mode=mode, query=query.text if text else None,
                 query_embedding=query.embedding if vector else None, model=MODEL, k=10, filters=filters,
+                fusion=fusion,
             )  # fmt: skip
             return {"full_k": int(len(result.results) == 10), "vector": result.vector_method or "-"}
 
@@ -279,15 +394,53 @@ def main() -> None:
     def engine_bm25(item: tuple) -> None:
         bm25_search(collection=item[1], query=item[0].text, limit=10, filters=none)
 
-    measure("anchor: pg_textsearch bm25 top-10 (whole table)", anchor_bm25, plan, rows)
-    measure("bm25 top-10, ids and scores (bm25_search)", engine_bm25, plan, rows)
-    measure("bm25 top-10 with contents (search)", run_search("bm25", none, vector=False), plan, rows)
-    measure("anchor: plain HNSW top-10 (whole table)", anchor_hnsw, plan, rows)
-    measure("vector top-10 (tenant's collection)", run_search("vector", none, text=False), plan, rows)
-    measure("vector top-10 + metadata filter (1% of table)", run_search("vector", some, text=False), plan, rows)
-    measure("hybrid top-10 (100 candidates per list)", run_search("hybrid", none), plan, rows)
-    measure("hybrid top-10 + metadata filter", run_search("hybrid", some), plan, rows)
+    def forced_graph(run: Any) -> Any:
+        """Collections of at most EXACT_SCAN_MAX documents are compared exactly: this runs the graph walk instead."""
+
+        def forced(item: tuple) -> Any:
+            exact_max, selectors.EXACT_SCAN_MAX = selectors.EXACT_SCAN_MAX, 0
+            try:
+                return run(item)
+            finally:
+                selectors.EXACT_SCAN_MAX = exact_max
+
+        return forced
+
+    anchor_text, text_contents = "anchor: pg_textsearch bm25 top-10 (whole table)", "bm25 top-10 with contents (search)"
+    anchor_vector, hybrid, graph = (
+        "anchor: plain HNSW top-10 (whole table)",
+        f"hybrid top-10, {DEFAULT_FUSION} (100 candidates per list)",
+        f"hybrid top-10, {DEFAULT_FUSION}, HNSW path forced",
+    )
+    entries = [
+        (anchor_text, anchor_bm25),
+        ("bm25 top-10, ids and scores (bm25_search)", engine_bm25),
+        (text_contents, run_search("bm25", none, vector=False)),
+        (anchor_vector, anchor_hnsw),
+        ("vector top-10 (tenant's collection)", run_search("vector", none, text=False)),
+        ("vector top-10 + metadata filter (1% of table)", run_search("vector", some, text=False)),
+        *((f"hybrid top-10, {f} (100 candidates per list)", run_search("hybrid", none, fusion=f)) for f in FUSIONS),
+        (f"hybrid top-10 + metadata filter, {DEFAULT_FUSION}", run_search("hybrid", some)),
+        (graph, forced_graph(run_search("hybrid", none))),
+    ]
+    measured = measure(entries, plan, rows)
+
+    def p95(name: str) -> float:
+        return measured[name]["p95_ms"]
+
     report["queries"] = rows
+    ratios = {
+        "bm25 with contents / pg_textsearch (p95, target <= 3)": p95(text_contents) / p95(anchor_text),
+        f"hybrid {DEFAULT_FUSION} / plain HNSW (p95, target <= 4)": p95(hybrid) / p95(anchor_vector),
+        f"hybrid {DEFAULT_FUSION}, HNSW path forced / plain HNSW (p95)": p95(graph) / p95(anchor_vector),
+    }
+    for fusion in FUSIONS:
+        if fusion != DEFAULT_FUSION:
+            name = f"hybrid top-10, {fusion} (100 candidates per list)"
+            ratios[f"hybrid {fusion} / plain HNSW (p95)"] = p95(name) / p95(anchor_vector)
+    report["latency_ratios"] = {name: round(value, 2) for name, value in ratios.items()}
+    for name, value in ratios.items():
+        print(f"  ratio {name}: {value:.2f}x", flush=True)
 
     # HNSW recall against an exact scan of the same filtered rows
     recalls = []
@@ -325,8 +478,14 @@ def main() -> None:
                 f"index in place); WAL per document {wal_kb:.1f} kB, {fpi:.2f} full-page images",
                 flush=True,
             )
+    if args.ingest_rounds:
+        bare_hnsw_anchor(args, report)
+    if args.import_docs:
+        rate, summary = import_command_throughput(tenants[0], args.import_docs, offset)
+        report["import_documents_docs_per_second"] = round(rate)
+        print(f"manage.py import_documents, {args.import_docs} documents: {rate:.0f} documents/s ({summary})")
     for collection in Collection.objects.filter(name=INGEST_COLLECTION):
-        documents_delete(actor=BENCH, collection=collection, filters=DocumentFilters())  # all of them
+        documents_delete(actor=BENCH, collection=collection, filters=DocumentFilters.everything())
     started = time.monotonic()
     sql("VACUUM mcp.embeddings")  # the removed documents' HNSW entries would slow the next run down
     print(f"  VACUUM after removing them: {time.monotonic() - started:.0f} s", flush=True)

@@ -153,7 +153,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["mcpadmin.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["mcpadmin.api.auth.ServicePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mcpadmin.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "mcpadmin.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -172,6 +172,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"MemberRoleEnum": "workspaces.models.MemberRole"},
 }
+
+# --- Hostile input: one size limit per request, one per free-form JSON value --------------------------------
+#: The largest request body of the API (JSON 413 beyond); ingest has its own (MCPADMIN_INGEST_MAX_BYTES).
+MCPADMIN_REQUEST_MAX_BYTES = env.int("MCPADMIN_REQUEST_MAX_BYTES", default=1024 * 1024)
+#: The largest ingest body (POST /api/v1/collections/{name}/documents).
+MCPADMIN_INGEST_MAX_BYTES = env.int("MCPADMIN_INGEST_MAX_BYTES", default=10 * 1024 * 1024)
+#: Every free-form JSON value (metadata, settings, features, input/output data, definitions): at most this
+#: many bytes of UTF-8 JSON and this many nested containers (mcpadmin.core.validation.clean_json).
+MCPADMIN_JSON_MAX_BYTES = env.int("MCPADMIN_JSON_MAX_BYTES", default=64 * 1024)
+MCPADMIN_JSON_MAX_DEPTH = env.int("MCPADMIN_JSON_MAX_DEPTH", default=32)
 
 # --- API keys, rate limits, secrets ---------------------------------------------
 #: Keys of the legacy platform (any format) are accepted when their SHA-256 is a stored key_hash.

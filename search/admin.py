@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
+from search.fusion import DEFAULT_FUSION, FUSIONS, competition_ranks
 from search.models import (
     Collection,
     CollectionCounter,
@@ -27,7 +28,6 @@ from search.models import (
 from search.selectors import (
     collection_statistics,
     collection_stats_problems,
-    competition_ranks,
     documents_by_id,
     search,
 )
@@ -96,7 +96,15 @@ class ConsoleForm(forms.Form):
     )
     k = forms.IntegerField(min_value=1, max_value=100, initial=10)
     candidates = forms.IntegerField(min_value=1, max_value=1000, initial=100, help_text="per list")
-    rrf_k = forms.IntegerField(min_value=1, max_value=100_000, initial=60)
+    fusion = forms.ChoiceField(
+        choices=[(name, name) for name in FUSIONS],
+        initial=DEFAULT_FUSION,
+        required=False,
+        help_text="dbsf: mean ± 3 sd; relative: min-max; rrf: ranks",
+    )
+    bm25_weight = forms.FloatField(min_value=0, initial=1.0, required=False, label="BM25 weight")
+    vector_weight = forms.FloatField(min_value=0, initial=1.0, required=False, label="vector weight")
+    rrf_k = forms.IntegerField(min_value=1, max_value=100_000, initial=60, help_text="rrf only")
 
     def clean_query_embedding(self) -> list[float] | None:
         raw = self.cleaned_data.get("query_embedding", "").strip()
@@ -117,6 +125,12 @@ class ConsoleForm(forms.Form):
             raise forms.ValidationError("Type a query, or give a query embedding.")
         if data.get("query_embedding") and not data.get("model"):
             self.add_error("model", "A vector search names its model.")
+        data["fusion"] = data.get("fusion") or DEFAULT_FUSION
+        for weight in ("bm25_weight", "vector_weight"):
+            if data.get(weight) is None and weight not in self.errors:
+                data[weight] = 1.0
+        if data.get("bm25_weight") == 0 and data.get("vector_weight") == 0:
+            self.add_error("vector_weight", "At least one weight above 0.")
         return data
 
 
@@ -227,6 +241,8 @@ class CollectionAdmin(ReadOnlyAdmin):
                     filters=DocumentFilters(),
                     rrf_k=data["rrf_k"],
                     candidates=max(data["candidates"], data["k"]),
+                    fusion=data["fusion"],
+                    weights={"bm25": data["bm25_weight"], "vector": data["vector_weight"]},
                 )
             except DomainError as error:
                 form.add_error(None, error.message)

@@ -7,28 +7,26 @@ Searching is a read (user keys may search); ingest and deletes are writes.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys import policy
+from mcpadmin.api import parsers
 from mcpadmin.api.pagination import Pagination
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictIntegerField, StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
-from mcpadmin.core.errors import DomainError, PayloadTooLarge
+from mcpadmin.core.errors import DomainError
 from search.filters import DocumentFilters
+from search.fusion import DEFAULT_FUSION, FUSIONS
 from search.models import NORMALIZED_DIMENSIONS, Collection, Embedding
 from search.policy import document_hidden_fields
-from search.selectors import collection_document, collection_list, collection_readable, collection_statistics, search
+from search.selectors import collection_document, collection_readable, collection_statistics, search
 from search.services import (
-    MAX_BATCH_BYTES,
     MAX_BATCH_DOCUMENTS,
     DocumentInput,
     collection_create,
@@ -38,43 +36,6 @@ from search.services import (
 )
 from search.vectors import vector_problem
 from workspaces.policy import redacted, refuse_hidden_filters
-
-MAX_SEARCH_BYTES = 1024 * 1024
-
-
-class BoundedJSONParser(BaseParser):
-    """JSON bodies up to `max_bytes` (413 beyond, as JSON). NaN and Infinity parse, so that validation names them.
-
-    Not a JSONParser subclass: DRF would read those through `request.body`, capped by Django's
-    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) with an HTML 400; this one reads the stream itself, up to its limit.
-    """
-
-    media_type = "application/json"
-    max_bytes = MAX_BATCH_BYTES
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            "payload_too_large",
-            f"The body exceeds the limit of {self.max_bytes} bytes ({self.max_bytes // (1024 * 1024)} MB).",
-            {"limit_bytes": self.max_bytes},
-        )
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH", "") if request is not None else ""
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise self._too_large()
-        body = stream.read(self.max_bytes + 1) if stream is not None else b""
-        if len(body) > self.max_bytes:
-            raise self._too_large()
-        try:
-            return json.loads(body.decode((parser_context or {}).get("encoding") or "utf-8"))
-        except ValueError as error:
-            raise ParseError(f"JSON parse error - {error}") from error
-
-
-class SearchBodyParser(BoundedJSONParser):
-    max_bytes = MAX_SEARCH_BYTES
 
 
 @extend_schema_field({"type": "array", "items": {"type": "number"}, "maxItems": NORMALIZED_DIMENSIONS})
@@ -91,16 +52,6 @@ class EmbeddingField(serializers.Field):
         return value
 
 
-class MetadataField(serializers.DictField):
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
-        value = super().to_internal_value(data)
-        try:
-            json.dumps(value, allow_nan=False)
-        except ValueError as error:
-            raise serializers.ValidationError("NaN and Infinity are not JSON.") from error
-        return value
-
-
 class DocumentItemSerializer(StrictSerializer):
     external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
     content = serializers.CharField(trim_whitespace=False, allow_blank=False)
@@ -109,8 +60,8 @@ class DocumentItemSerializer(StrictSerializer):
     agent_id = serializers.CharField(max_length=255, required=False, allow_null=True)
     task_type = serializers.CharField(max_length=50, required=False, allow_null=True)
     cost_usd = serializers.DecimalField(max_digits=10, decimal_places=6, required=False, allow_null=True)
-    generation_time_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    metadata = MetadataField(required=False)
+    generation_time_ms = StrictIntegerField(min_value=0, required=False, allow_null=True)
+    metadata = JSONObjectField(required=False)
 
     def validate_content(self, value: str) -> str:
         if not value.strip():
@@ -123,7 +74,7 @@ class IngestSerializer(StrictSerializer):
         child=DocumentItemSerializer(),
         allow_empty=False,
         max_length=MAX_BATCH_DOCUMENTS,
-        help_text=f"At most {MAX_BATCH_DOCUMENTS} documents and {MAX_BATCH_BYTES // (1024 * 1024)} MB.",
+        help_text=f"At most {MAX_BATCH_DOCUMENTS} documents; the body at most MCPADMIN_INGEST_MAX_BYTES (10 MB).",
     )
 
 
@@ -186,9 +137,28 @@ class CollectionStatsSerializer(CollectionSerializer):
 class FiltersSerializer(StrictSerializer):
     agent_id = serializers.CharField(max_length=255, required=False)
     task_type = serializers.CharField(max_length=50, required=False)
-    metadata = MetadataField(required=False, help_text="JSON containment: metadata @> this object.")
+    metadata = JSONObjectField(required=False, help_text="JSON containment: metadata @> this object.")
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+
+class WeightField(serializers.FloatField):
+    """A JSON number (not a string, not a boolean), finite, at least 0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class WeightsSerializer(StrictSerializer):
+    bm25 = WeightField(min_value=0, required=False, help_text="Weight of the BM25 list (1).")
+    vector = WeightField(min_value=0, required=False, help_text="Weight of the vector list (1).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs and attrs.get("bm25", 1.0) == 0 and attrs.get("vector", 1.0) == 0:
+            raise serializers.ValidationError("At least one weight above 0.")
+        return attrs
 
 
 class SearchRequestSerializer(StrictSerializer):
@@ -200,10 +170,16 @@ class SearchRequestSerializer(StrictSerializer):
     query_embedding = EmbeddingField(required=False, allow_null=True)
     model = serializers.CharField(max_length=255, required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["hybrid", "bm25", "vector"], default="hybrid")
-    k = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    k = StrictIntegerField(min_value=1, max_value=100, default=10)
     filters = FiltersSerializer(required=False)
-    rrf_k = serializers.IntegerField(min_value=1, max_value=100_000, default=60)
-    candidates = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
+    fusion = serializers.ChoiceField(
+        choices=list(FUSIONS),
+        default=DEFAULT_FUSION,
+        help_text="Hybrid: dbsf (distribution-based score fusion, the default), relative (min-max) or rrf.",
+    )
+    weights = WeightsSerializer(required=False, help_text="Per-list weights of the fusion (1 each).")
+    rrf_k = StrictIntegerField(min_value=1, max_value=100_000, default=60, help_text="k of fusion rrf.")
+    candidates = StrictIntegerField(min_value=1, max_value=1000, default=100, help_text="Per list (hybrid).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("collection" in attrs) == ("collection_id" in attrs):
@@ -218,6 +194,9 @@ class SearchRequestSerializer(StrictSerializer):
 class ListScoreSerializer(serializers.Serializer):
     rank = serializers.IntegerField(help_text="Rank in that list (equal scores share a rank).")
     score = serializers.FloatField()
+    normalized = serializers.FloatField(
+        allow_null=True, help_text="Hybrid: the score as the fusion normalised it (rrf: 1 / (rrf_k + rank))."
+    )
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -229,10 +208,16 @@ class SearchHitSerializer(serializers.Serializer):
     agent_id = serializers.CharField(allow_null=True)
     task_type = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
-    score = serializers.FloatField(help_text="hybrid: the fused RRF score; bm25: BM25; vector: cosine similarity.")
+    score = serializers.FloatField(help_text="hybrid: the fused score; bm25: BM25; vector: cosine similarity.")
     fused_score = serializers.FloatField()
     bm25 = ListScoreSerializer(allow_null=True)
     vector = ListScoreSerializer(allow_null=True)
+
+
+class FusionUsedSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text="dbsf, relative or rrf.")
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="bm25 and vector.")
+    rrf_k = serializers.IntegerField(allow_null=True, help_text="rrf only.")
 
 
 class SearchResponseSerializer(serializers.Serializer):
@@ -240,6 +225,7 @@ class SearchResponseSerializer(serializers.Serializer):
     mode = serializers.CharField()
     mode_used = serializers.CharField(help_text="What ran: hybrid, bm25 or vector.")
     vector_method = serializers.CharField(allow_null=True, help_text="hnsw, exact, or none.")
+    fusion = FusionUsedSerializer(allow_null=True, help_text="The fusion that ran (null unless mode_used is hybrid).")
     query_terms = serializers.ListField(child=serializers.CharField(), help_text="The analyzer's lexemes.")
     notes = serializers.ListField(child=serializers.CharField())
     results = SearchHitSerializer(many=True)
@@ -272,15 +258,17 @@ def _filters_from_query(params: Any) -> DocumentFilters:
     values: dict[str, Any] = {name: params[name] for name in params}
     if "metadata" in values:
         try:
-            values["metadata"] = json.loads(values["metadata"])
+            values["metadata"] = parsers.loads(values["metadata"])
         except ValueError as error:
-            raise DomainError("invalid", "metadata is not JSON.", {"metadata": ["Expected a JSON object."]}) from error
+            message = f"Expected a JSON object: {error}."
+            raise DomainError("invalid", f"metadata is not valid JSON: {error}.", {"metadata": [message]}) from error
     data = DeleteFiltersSerializer(data=values)
     data.is_valid(raise_exception=True)
     return DocumentFilters(**data.validated_data)
 
 
-def _document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
+def document_inputs(items: list[dict[str, Any]]) -> list[DocumentInput]:
+    """Validated items of `DocumentItemSerializer` as the service's inputs (also for `import_documents`)."""
     return [
         DocumentInput(
             content=item["content"],
@@ -311,7 +299,7 @@ class CollectionListView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         include_public = request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        queryset = collection_list(actor=self.actor, include_public=include_public)
+        queryset = Collection.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(CollectionSerializer(page, many=True).data)
 
@@ -345,7 +333,7 @@ class CollectionDetailView(PlatformAPIView):
 @extend_schema(tags=["search"])
 class CollectionDocumentsView(PlatformAPIView):
     service = "search"
-    parser_classes = [BoundedJSONParser]
+    parser_classes = [parsers.IngestJSONParser]
 
     @extend_schema(request=IngestSerializer, responses={200: IngestResponseSerializer})
     def post(self, request: Request, collection: str) -> Response:
@@ -359,7 +347,7 @@ class CollectionDocumentsView(PlatformAPIView):
             actor=self.actor,
             tenant=self.actor.tenant,
             collection=collection,
-            documents=_document_inputs(data.validated_data["documents"]),
+            documents=document_inputs(data.validated_data["documents"]),
         )
         created = sum(1 for _, is_new in result.documents if is_new)
         body = {
@@ -412,10 +400,9 @@ class DocumentDetailView(PlatformAPIView):
 
 @extend_schema(tags=["search"])
 class SearchView(PlatformAPIView):
-    """BM25, vector or hybrid (RRF) search of one of the caller's collections. A read: user keys may search."""
+    """BM25, vector or hybrid search (fused by score or by rank) of a readable collection. Users may search."""
 
     service = "search"
-    parser_classes = [SearchBodyParser]
 
     def get_service_action(self, request: Request) -> str:
         return policy.READ
@@ -443,12 +430,22 @@ class SearchView(PlatformAPIView):
             filters=filters,
             rrf_k=values["rrf_k"],
             candidates=values["candidates"],
+            fusion=values["fusion"],
+            weights=values.get("weights"),
         )
+        fusion = result.fusion
         body = {
             "collection": target.name,
             "mode": result.mode,
             "mode_used": result.mode_used,
             "vector_method": result.vector_method,
+            "fusion": None
+            if fusion is None
+            else {
+                "method": fusion.method,
+                "weights": {"bm25": fusion.bm25_weight, "vector": fusion.vector_weight},
+                "rrf_k": fusion.rrf_k if fusion.method == "rrf" else None,
+            },
             "query_terms": result.query_terms,
             "notes": result.notes,
             "results": [redacted(hit, hidden) for hit in result.results],

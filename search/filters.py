@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,11 @@ class DocumentFilters:
     model: str | None = None
     external_id: str | None = None
     ids: tuple[UUID, ...] | None = None
+
+    @classmethod
+    def everything(cls) -> DocumentFilters:
+        """A filter that says, on purpose, "every document" (a delete refuses filters that restrict nothing)."""
+        return cls(created_after=datetime(1970, 1, 1, tzinfo=UTC))
 
     def is_empty(self) -> bool:
         """Filters nothing: no member given, or only an empty `metadata` object (`@> '{}'` holds for every row)."""

@@ -15,7 +15,12 @@ from django.db import models
 from django.db.models import Q
 from pgvector.django import VectorField
 
+from apikeys.policy import key_type_allows
+from mcpadmin.core.access import READ
+from mcpadmin.core.actor import Actor
 from mcpadmin.db.fields import CurrentTimestamp, TimestampField, created_at, updated_at, uuid_pk
+from mcpadmin.db.querysets import TenantQuerySet
+from workspaces.models import Workspace, WorkspaceVisibility
 
 #: Width of `normalized_embedding`: every model's unit vector, zero-padded (the spec's column).
 NORMALIZED_DIMENSIONS = 1536
@@ -98,6 +103,22 @@ class EmbeddingStatistics(models.Model):
         return self.collection_id
 
 
+class CollectionQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Actor, *, include_public: bool = False) -> CollectionQuerySet:
+        """The collections the caller may search: `search.policy.allows(actor, SEARCH, c)` as one query (tests hold
+        them together). Its tenant's outside workspaces and in the workspaces it may read; with `include_public`,
+        other tenants' collections of public workspaces too."""
+        if actor.is_operator:
+            return self.all()
+        if not key_type_allows(actor.key_type or "", "search", READ):
+            return self.none()
+        readable = Workspace.objects.visible_to(actor).values("pk")
+        own = Q(tenant_id=actor.tenant_id) & (Q(workspace__isnull=True) | Q(workspace__in=readable))
+        if include_public:
+            own |= Q(workspace__visibility=WorkspaceVisibility.PUBLIC)
+        return self.filter(own)
+
+
 class Collection(models.Model):
     """A tenant's named set of documents, analysed with one PostgreSQL text-search configuration.
 
@@ -119,6 +140,8 @@ class Collection(models.Model):
     folded_writes = models.BigIntegerField(default=0, db_default=0, editable=False)
     created_at = created_at()
     updated_at = updated_at()
+
+    objects = CollectionQuerySet.as_manager()
 
     class Meta:
         db_table = "search_collections"

@@ -24,16 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
-
 from apikeys import policy as key_types
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError, Forbidden, NotFound
 from mcpadmin.core.fields import TENANT_AUTHORITY, FieldWriters
 from search.models import Collection
-from workspaces.models import Workspace, WorkspaceVisibility
+from workspaces.models import Workspace
 from workspaces.policy import MANAGE_CONTENT, READ, WRITE_CONTENT, WorkspaceAccess, access_for, hidden_from
-from workspaces.selectors import workspaces_visible_to
 
 SEARCH = "search"  # search the collection, read its documents and statistics
 INGEST = "ingest"
@@ -175,19 +172,3 @@ def workspace_for_new_collection(actor: Actor, tenant_id: Any, workspace_id: Any
         raise Forbidden("workspace_forbidden", "Your role in that workspace does not allow writing content.",
                         {"action": WRITE_CONTENT, "role": access.role})  # fmt: skip
     return workspace
-
-
-def readable_collections(actor: Actor, *, include_public: bool = False) -> Q:
-    """`allows(actor, SEARCH, c)` as a condition on collections (one query for a list; tests hold them together).
-
-    Without `include_public`, only the caller's tenant's collections.
-    """
-    if actor.is_operator:
-        return Q()
-    if not key_types.key_type_allows(actor.key_type or "", "search", KEY_TYPE_ACTION[SEARCH]):
-        return Q(pk__in=[])
-    visible_workspaces = workspaces_visible_to(actor).values("pk")
-    condition = Q(tenant_id=actor.tenant_id) & (Q(workspace__isnull=True) | Q(workspace__in=visible_workspaces))
-    if include_public:
-        condition |= Q(workspace__visibility=WorkspaceVisibility.PUBLIC)
-    return condition

@@ -22,10 +22,11 @@ so the scan is iterative (`hnsw.iterative_scan = relaxed_order`, pgvector >=
 filter, an older pgvector, `max_scan_tuples` reached), an exact scan of the
 filtered rows answers instead. With extra filters (metadata, agent, task
 type, dates) an exact scan is tried first, when at most EXACT_SCAN_MAX rows
-pass them: cheaper there than walking the graph for matches.
+pass them: cheaper there than walking the graph for matches; without filters, a
+collection of at most EXACT_SCAN_MAX documents is compared exactly too.
 
-Hybrid: reciprocal rank fusion of the two candidate lists, computed exactly as
-`mcp.reciprocal_rank_fusion` does (tests compare them).
+Hybrid: the two candidate lists fused by search/fusion.py: distribution-based score fusion by default, also
+min-max (`relative`) or reciprocal rank fusion, each computed exactly as its SQL function does (tests compare them).
 """
 
 from __future__ import annotations
@@ -36,11 +37,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
 
 from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
@@ -49,6 +49,7 @@ from mcpadmin.db.prepared import PreparedStatement
 from search import policy, vector_indexes
 from search.embedder import local_embedder
 from search.filters import DocumentFilters
+from search.fusion import DEFAULT_FUSION, Fusion, ScoredList, fuse, fusion_problems
 from search.models import NATIVE_INDEX_DIMENSIONS, Collection, Embedding, EmbeddingStatistics
 from search.statements import (
     COUNTERS_DIFF_SQL,
@@ -62,15 +63,6 @@ from tenants.models import Tenant
 
 K1 = 1.2
 B = 0.75
-
-
-@dataclass
-class ScoredList:
-    """A candidate list, best first: (document id, score)."""
-
-    hits: list[tuple[UUID, float]] = field(default_factory=list)
-    method: str = ""
-    terms: list[str] = field(default_factory=list)
 
 
 def collection_named(tenant: Tenant | Any, name: str) -> Collection | None:
@@ -93,13 +85,6 @@ def collection_readable(*, actor: Actor, name: str | None = None, collection_id:
     if collection is None or not policy.may_read(actor, collection):
         raise NotFound("No such collection.", {"collection": [str(name or collection_id)]})
     return collection
-
-
-def collection_list(*, actor: Actor, include_public: bool = False) -> QuerySet[Collection]:
-    """The caller's tenant's collections it may read; with `include_public`, other tenants' public-workspace ones."""
-    return Collection.objects.filter(policy.readable_collections(actor, include_public=include_public)).order_by(
-        "name", "id"
-    )
 
 
 def collection_document(collection: Collection, document_id: Any) -> Embedding:
@@ -241,8 +226,9 @@ SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddin
  ORDER BY (e.embedding <=> %(raw_vector)s::vector) + 0, e.id
  LIMIT %(limit)s
 """
-#: Extra filters: when at most this many documents pass them, an exact scan answers (it beats the HNSW
-#: scan, which filters after the fact and would walk ~k / selectivity of the graph to find k of them).
+#: When at most this many documents pass the filters (extra filters: counted; none: the collection's size), an
+#: exact scan answers (it beats the HNSW scan, which filters after the fact and would walk ~k / selectivity of
+#: the shared graph to find k of them).
 EXACT_SCAN_MAX = 2000
 # The filtered rows are collected first (vectors not read: TOAST pointers), and compared only when there
 # are at most %(cap)s of them. The first row carries how many there were (up to cap + 1).
@@ -271,6 +257,18 @@ _VECTOR_PARAMETERS = {
 }
 
 
+# The unfiltered exact scan of a small collection, prepared once per connection (parameters as _VECTOR_PARAMETERS').
+_EXACT_PREPARED = PreparedStatement(
+    "mcpadmin_search_vector_exact",
+    functools.reduce(
+        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
+        enumerate(_VECTOR_PARAMETERS, start=1),
+        _EXACT_VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s"),
+    ),
+    param_types=list(_VECTOR_PARAMETERS.values()),
+)
+
+
 @cache
 def _vector_prepared(dimension: int) -> PreparedStatement:
     """The unfiltered search of vectors of `dimension`, prepared once per connection (one statement per index)."""
@@ -285,13 +283,19 @@ def _vector_prepared(dimension: int) -> PreparedStatement:
 
 
 def model_dimension(collection: Collection, model: str) -> int | None:
+    return _model_dimension_and_documents(collection, model)[0]
+
+
+def _model_dimension_and_documents(collection: Collection, model: str) -> tuple[int | None, int]:
+    """The model's dimension in the collection (None: no such model) and the collection's number of documents."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT dimension FROM search_collection_models WHERE collection_id = %s AND model = %s",
-            [collection.id, model],
+            "SELECT (SELECT dimension FROM search_collection_models WHERE collection_id = %(c)s AND model = %(m)s),"
+            " (SELECT coalesce(sum(documents), 0) FROM search_collection_counters WHERE collection_id = %(c)s)",
+            {"c": collection.id, "m": model},
         )
-        row = cursor.fetchone()
-    return row[0] if row else None
+        dimension, documents = cursor.fetchone()
+    return dimension, int(documents)
 
 
 def vector_search(
@@ -301,7 +305,7 @@ def vector_search(
     problem = vector_problem(query_embedding)
     if problem:
         raise DomainError("invalid", f"query_embedding: {problem}", {"query_embedding": [problem]})
-    dimension = model_dimension(collection, model)
+    dimension, documents = _model_dimension_and_documents(collection, model)
     if dimension is None:
         return ScoredList(method="none")  # no document of this model in the collection
     if dimension != len(query_embedding):
@@ -321,6 +325,12 @@ def vector_search(
             counted, *exact = cursor.fetchall()
         if counted[1] <= EXACT_SCAN_MAX:
             return ScoredList(hits=exact, method="exact")
+    if filters.is_empty() and documents <= EXACT_SCAN_MAX:
+        # A small collection: comparing its documents is cheaper than walking a shared graph for them, the
+        # more so the smaller its share of the graph (pgvector filters after the scan), and it is exact.
+        with connection.cursor() as cursor:
+            _EXACT_PREPARED.execute(cursor, [{**params, "vector": None}[name] for name in _VECTOR_PARAMETERS])
+            return ScoredList(hits=cursor.fetchall(), method="exact")
     native = dimension in NATIVE_INDEX_DIMENSIONS
     params["vector"] = None if native else normalized_padded_text(query_embedding)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -343,70 +353,6 @@ def vector_search(
     return ScoredList(hits=hits, method=method)
 
 
-# --- Fusion --------------------------------------------------------------------------------------------------------
-
-
-def competition_ranks(hits: Sequence[tuple[UUID, float]]) -> dict[UUID, int]:
-    """Rank by score, highest first, equal scores sharing a rank (1, 2, 2, 4): SQL's rank()."""
-    ranks: dict[UUID, int] = {}
-    previous: float | None = None
-    rank = 0
-    for position, (document_id, score) in enumerate(sorted(hits, key=lambda hit: -hit[1]), start=1):
-        if score != previous:
-            rank, previous = position, score
-        ranks[document_id] = rank
-    return ranks
-
-
-class Fused(NamedTuple):
-    id: UUID
-    score: float
-    bm25_rank: int | None
-    bm25_score: float | None
-    vector_rank: int | None
-    vector_score: float | None
-
-
-def fusion_candidates(text: ScoredList, vectors: ScoredList) -> list[UUID]:
-    """The candidates in the order the fusion's ties are broken by: the BM25 list, then vector-only ones."""
-    seen = dict.fromkeys(document_id for document_id, _ in text.hits)
-    for document_id, _ in vectors.hits:
-        seen.setdefault(document_id)
-    return list(seen)
-
-
-def reciprocal_rank_fusion(text: ScoredList, vectors: ScoredList, *, rrf_k: int) -> list[Fused]:
-    """`mcp.reciprocal_rank_fusion(vector_scores, text_scores, rrf_k)` over `fusion_candidates`, in Python.
-
-    Keyed by the ids' integers: `UUID.__hash__` is Python code, and dictionaries keyed by UUIDs made a fusion of
-    2 x 100 candidates cost a millisecond (a twentieth of a hybrid search).
-    """
-    # id, bm25 rank, bm25 score, vector rank, vector score; in fusion_candidates' order
-    entries: dict[int, list[Any]] = {}
-    for hits in (text.hits, vectors.hits):
-        for document_id, _ in hits:
-            if document_id.int not in entries:
-                entries[document_id.int] = [document_id, None, None, None, None]
-    for slot, hits in ((1, text.hits), (3, vectors.hits)):
-        previous: float | None = None
-        rank = 0
-        for position, (document_id, score) in enumerate(sorted(hits, key=lambda hit: -hit[1]), start=1):
-            if score != previous:  # competition ranks (1, 2, 2, 4), as SQL's rank()
-                rank, previous = position, score
-            entry = entries[document_id.int]
-            entry[slot], entry[slot + 1] = rank, score
-    fused = []
-    for position, (document_id, text_rank, text_score, vector_rank, vector_score) in enumerate(entries.values()):
-        score = 0.0
-        if vector_rank is not None:  # the SQL sums the vector list's term first
-            score += 1.0 / (rrf_k + vector_rank)
-        if text_rank is not None:
-            score += 1.0 / (rrf_k + text_rank)
-        fused.append((-score, position, Fused(document_id, score, text_rank, text_score, vector_rank, vector_score)))
-    fused.sort(key=lambda item: (item[0], item[1]))
-    return [item[2] for item in fused]
-
-
 # --- Search --------------------------------------------------------------------------------------------------------
 
 
@@ -419,20 +365,25 @@ class SearchResult:
     notes: list[str]
     timings_ms: dict[str, float]
     vector_method: str | None = None
+    #: The fusion that ran (None unless hybrid ran with both lists).
+    fusion: Fusion | None = None
     #: The two candidate lists, as fused (for the admin's console).
     text_list: ScoredList = field(default_factory=ScoredList)
     vector_list: ScoredList = field(default_factory=ScoredList)
 
 
+# Prepared once per connection: planning it cost about as much as running it for ten ids (bench/search_bench.py).
+_DOCUMENTS_PREPARED = PreparedStatement(
+    "mcpadmin_search_documents",
+    "SELECT id, external_id, content, metadata, model, agent_id, task_type, created_at FROM embeddings"
+    " WHERE id = ANY($1) AND tenant_id = $2 AND collection = $3",
+    param_types=["uuid[]", "uuid", "text"],
+)
+
+
 def documents_by_id(collection: Collection, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT id, external_id, content, metadata, model, agent_id, task_type, created_at FROM embeddings
-             WHERE id = ANY(%s) AND tenant_id = %s AND collection = %s
-            """,
-            [list(ids), collection.tenant_id, collection.name],
-        )
+        _DOCUMENTS_PREPARED.execute(cursor, [list(ids), collection.tenant_id, collection.name])
         names = [column.name for column in cursor.description]
         rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     for row in rows.values():  # raw cursors return jsonb as text
@@ -456,8 +407,22 @@ def search(
     filters: DocumentFilters,
     rrf_k: int = 60,
     candidates: int = 100,
+    fusion: str = DEFAULT_FUSION,
+    weights: dict[str, float] | None = None,
 ) -> SearchResult:
-    """BM25, vector or hybrid search of one collection; `candidates` per list in hybrid mode."""
+    """BM25, vector or hybrid search of one collection; `candidates` per list in hybrid mode.
+
+    Hybrid fuses the lists by `fusion` (search/fusion.py) with `weights` per list (`bm25`, `vector`; 1 each).
+    """
+    problems = fusion_problems(fusion, weights or {})
+    if problems:
+        raise DomainError("invalid", " ".join(next(iter(problems.values()))), problems)
+    fusion_used = Fusion(
+        method=fusion,
+        bm25_weight=float((weights or {}).get("bm25", 1.0)),
+        vector_weight=float((weights or {}).get("vector", 1.0)),
+        rrf_k=rrf_k,
+    )
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -508,14 +473,16 @@ def search(
             notes.append(f"No document of model {model!r} in this collection.")
 
     step = time.perf_counter()
-    fused = reciprocal_rank_fusion(text, vectors, rrf_k=rrf_k)[:k]
-    timings["fusion"] = _ms(step)
     mode_used = "hybrid" if use_text and use_vectors else ("bm25" if use_text else "vector")
+    # One list alone keeps its own order (any fusion of one list is monotone in its scores).
+    fused = fuse(text, vectors, fusion_used if mode_used == "hybrid" else Fusion(method="rrf", rrf_k=rrf_k))[:k]
+    timings["fusion"] = _ms(step)
 
     step = time.perf_counter()
     rows = documents_by_id(collection, [hit.id for hit in fused])
     timings["fetch"] = _ms(step)
     results = []
+    fused_both = mode_used == "hybrid"
     for hit in fused:
         row = rows.get(hit.id)
         if row is None:  # deleted between the lists and the fetch
@@ -526,13 +493,28 @@ def search(
                 **row,
                 "score": score,
                 "fused_score": hit.score,
-                "bm25": None if hit.bm25_rank is None else {"rank": hit.bm25_rank, "score": hit.bm25_score},
-                "vector": None if hit.vector_rank is None else {"rank": hit.vector_rank, "score": hit.vector_score},
+                "bm25": None
+                if hit.bm25_rank is None
+                else {
+                    "rank": hit.bm25_rank,
+                    "score": hit.bm25_score,
+                    "normalized": hit.bm25_normalized if fused_both else None,
+                },
+                "vector": None
+                if hit.vector_rank is None
+                else {
+                    "rank": hit.vector_rank,
+                    "score": hit.vector_score,
+                    "normalized": hit.vector_normalized if fused_both else None,
+                },
             }
         )
     timings["total"] = _ms(started)
     metrics.SEARCH_DURATION.labels(mode=mode_used).observe(timings["total"] / 1000)
-    return SearchResult(mode, mode_used, results, text.terms, notes, timings, vectors.method or None, text, vectors)
+    return SearchResult(
+        mode, mode_used, results, text.terms, notes, timings, vectors.method or None,
+        fusion_used if mode_used == "hybrid" else None, text, vectors,
+    )  # fmt: skip
 
 
 # --- Statistics ----------------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound
 from mcpadmin.core.fields import field_refusal
 from mcpadmin.core.metrics import count_on_commit
+from mcpadmin.core.validation import INT4_MAX, free_json_problem
 from search import policy
 from search.filters import DocumentFilters
 from search.models import NORMALIZED_DIMENSIONS, STAT_STRIPES, Collection, Embedding
@@ -76,7 +77,6 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_DOCUMENTS = 1000
-MAX_BATCH_BYTES = 10 * 1024 * 1024
 #: Second key of the advisory lock that lets one process fold a collection's statistics.
 FOLD_LOCK = -1
 #: Documents without an external id are deduplicated by content under this many advisory locks per model.
@@ -357,6 +357,10 @@ def _check_batch(documents: Sequence[DocumentInput]) -> None:
             raise invalid_item(index, "content", "Content must not be empty.")
         if not document.model or not document.model.strip():
             raise invalid_item(index, "model", "A document names the model of its embedding.")
+        if document.generation_time_ms is not None and not 0 <= document.generation_time_ms <= INT4_MAX:
+            raise invalid_item(index, "generation_time_ms", f"An integer from 0 to {INT4_MAX}.")
+        if problem := free_json_problem(document.metadata or {}, "metadata"):
+            raise invalid_item(index, "metadata", problem)
         if document.embedding is not None:
             problem = vector_problem(document.embedding)
             if problem:
@@ -733,7 +737,43 @@ def documents_ingest(
         count_on_commit(metrics.DOCUMENTS_INGESTED, sum(1 for _, new in written if not new), result="replaced")
         return IngestResult(target, written)
 
-    return _retrying(write)
+    try:
+        return _retrying(write)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != _PROGRAM_LIMIT_EXCEEDED:
+            raise
+        raise _index_too_large(tenant, collection, documents) from error
+
+
+#: PostgreSQL's "string is too long for tsvector": a document's distinct words exceed 1 MB.
+_PROGRAM_LIMIT_EXCEEDED = "54000"
+#: Documents shorter than this cannot reach the tsvector limit (a word's lexemes are at most ~3x its bytes).
+_TSVECTOR_SUSPECT_BYTES = 256 * 1024
+
+
+def _index_too_large(tenant: Tenant, collection: str, documents: Sequence[DocumentInput]) -> DomainError:
+    """The 400 of a batch whose full-text index PostgreSQL refused: names the (first) document at fault.
+
+    A tsvector holds at most 1 MB of distinct lexemes (plus positions), whatever the 10 MB body limit allows:
+    such a document is refused (split it), never truncated silently. Runs only after the failure, so a
+    normal ingest pays nothing; each suspect is analysed alone, in a savepoint.
+    """
+    config = (
+        Collection.objects.filter(tenant=tenant, name=collection).values_list("text_search_config", flat=True).first()
+        or "english"
+    )
+    message = "Its full-text index would exceed PostgreSQL's 1 MB tsvector limit; split it into smaller documents."
+    for index, document in enumerate(documents):
+        if len(document.content.encode()) < _TSVECTOR_SUSPECT_BYTES:
+            continue
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT length(to_tsvector(%s::regconfig, %s))", [config, document.content])
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) == _PROGRAM_LIMIT_EXCEEDED:
+                return invalid_item(index, "content", message)
+            raise
+    return DomainError("invalid", f"A document of the batch is too large to index. {message}", {"documents": [message]})
 
 
 # --- Delete --------------------------------------------------------------------------------------------------------

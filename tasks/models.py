@@ -10,7 +10,8 @@ from django.db.models import Q, QuerySet
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.idempotency import IdempotencyRecord
 from mcpadmin.db.fields import EnumField, created_at, updated_at, uuid_pk
-from workspaces.selectors import workspaces_visible_to
+from mcpadmin.db.querysets import TenantQuerySet
+from workspaces.models import Workspace
 
 
 class TaskStatus(models.TextChoices):
@@ -53,7 +54,7 @@ def tasks_shared_with(agent_id: Any) -> QuerySet[TaskDelegationHistory]:
     )
 
 
-class TaskQuerySet(models.QuerySet):
+class TaskQuerySet(TenantQuerySet):
     """Tasks scoped to a caller (NetBox's RestrictedQuerySet idea): the visibility rule lives with the model, so
     every read and every row lock of the services starts from the same rule."""
 
@@ -67,12 +68,10 @@ class TaskQuerySet(models.QuerySet):
         or consultation (read-only for it; a handoff moves the task itself), and
         the tasks of the workspaces it may read (README, "Workspaces").
         """
-        tasks = self
-        if actor.tenant_id is not None:
-            tasks = tasks.filter(tenant_id=actor.tenant_id)
+        tasks = super().visible_to(actor)
         if actor.manages_tenant:
             return tasks
-        readable_workspaces = Q(workspace_id__in=workspaces_visible_to(actor).values("pk"))
+        readable_workspaces = Q(workspace_id__in=Workspace.objects.visible_to(actor).values("pk"))
         if actor.is_agent:
             return tasks.filter(
                 Q(assigned_agent_id=actor.agent_id) | Q(pk__in=tasks_shared_with(actor.agent_id)) | readable_workspaces

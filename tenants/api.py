@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONValueField, StrictSerializer
 from mcpadmin.api.views import PlatformAPIView
 from mcpadmin.core.access import KeyType
 from tenants.config import limits_for
@@ -34,9 +34,9 @@ class TenantConfigSerializer(serializers.Serializer):
 
 
 class TenantConfigPatchSerializer(StrictSerializer):
-    rate_limit_config = serializers.JSONField(required=False)
-    allowed_origins = serializers.JSONField(required=False)
-    features = serializers.JSONField(required=False)
+    rate_limit_config = JSONValueField(required=False)
+    allowed_origins = JSONValueField(required=False)
+    features = JSONValueField(required=False)
 
 
 class ServiceTokenWriteSerializer(StrictSerializer):

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mcpadmin.core.errors import Conflict, DomainError, NotFound
+from mcpadmin.core.validation import free_json_problem
 from tenants import crypto
 from tenants.config import ConfigErrors, validate_allowed_origins, validate_features, validate_rate_limit_config
 from tenants.models import Tenant, TenantConfig
@@ -79,6 +80,15 @@ def tenant_config_of(tenant: Tenant) -> TenantConfig:
 def validate_config(*, rate_limit_config: Any = UNSET, allowed_origins: Any = UNSET, features: Any = UNSET) -> None:
     """Raises one DomainError naming every invalid path; used by the API and the admin alike."""
     errors = ConfigErrors()
+    for name, value in (
+        ("rate_limit_config", rate_limit_config),
+        ("allowed_origins", allowed_origins),
+        ("features", features),
+    ):
+        problem = free_json_problem(value, name) if value is not UNSET else None
+        if problem:
+            errors.add(name, problem)
+    errors.raise_if_any()
     if rate_limit_config is not UNSET:
         validate_rate_limit_config(rate_limit_config, errors)
     if allowed_origins is not UNSET:

@@ -1,4 +1,4 @@
-"""`bm25_score` and `reciprocal_rank_fusion` against values worked out by hand.
+"""`bm25_score`, `reciprocal_rank_fusion` and `score_fusion` against values worked out by hand.
 
 bm25(tf, df, N, dl, avgdl) = tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl)) * ln(1 + (N - df + 0.5) / (df + 0.5))
 """
@@ -82,3 +82,51 @@ def test_rrf_with_no_candidates_returns_nothing(sql, vector_scores, text_scores)
 def test_rrf_rejects_a_negative_k(sql):
     with pytest.raises(DataError), transaction.atomic():
         rrf(sql, "ARRAY[1.0]::float[]", "NULL::float[]", ", -1")
+
+
+def score_fusion(sql, vector_scores: str, text_scores: str, extra: str = "") -> list[tuple]:
+    return sql(
+        "SELECT idx, score, vector_normalized, text_normalized"
+        f"  FROM mcp.score_fusion({vector_scores}, {text_scores}{extra})"
+    )
+
+
+def test_score_fusion_dbsf_maps_mean_plus_minus_three_sd_to_one_and_zero(sql):
+    # text 1, 2, 3: mean 2, sample sd 1, [-1, 5] -> [0, 1]: 2/6, 3/6, 4/6.
+    # vector 0.2, NULL, 0.6, 0.4: mean 0.4, sd 0.2, [-0.2, 1.0]: 0.4/1.2, 0.8/1.2, 0.6/1.2
+    rows = score_fusion(sql, "ARRAY[0.2, NULL, 0.6, 0.4]::float[]", "ARRAY[1, 2, 3, NULL]::float[]")
+    assert [idx for idx, *_ in rows][:2] == [3, 1]  # then 2 and 4, both 0.5 (up to rounding)
+    expected = {1: (1 / 3, 2 / 6), 2: (None, 3 / 6), 3: (2 / 3, 4 / 6), 4: (1 / 2, None)}
+    for idx, score, vector, text in rows:
+        assert (vector, text) == pytest.approx(expected[idx])
+        assert score == pytest.approx(sum(value for value in expected[idx] if value is not None))
+
+
+def test_score_fusion_relative_is_min_max_with_weights(sql):
+    rows = score_fusion(sql, "ARRAY[0.9, 0.5, 0.1]::float[]", "ARRAY[10, 20, NULL]::float[]", ", 'relative', 2, 0.5")
+    assert rows == [
+        (1, pytest.approx(2.0), 1.0, 0.0),
+        (2, pytest.approx(1.0 + 0.5), 0.5, 1.0),
+        (3, pytest.approx(0.0), 0.0, None),
+    ]
+
+
+@pytest.mark.parametrize("method", ["'dbsf'", "'relative'"])
+def test_score_fusion_single_candidates_and_equal_scores_normalise_to_one_half(sql, method):
+    assert score_fusion(sql, "ARRAY[0.3]::float[]", "ARRAY[NULL, 4]::float[]", f", {method}") == [
+        (1, 0.5, 0.5, None),
+        (2, 0.5, None, 0.5),
+    ]
+    rows = score_fusion(sql, "ARRAY[0.3, 0.3]::float[]", "NULL::float[]", f", {method}")
+    assert rows == [(1, 0.5, 0.5, None), (2, 0.5, 0.5, None)]
+    assert score_fusion(sql, "NULL::float[]", "'{}'::float[]", f", {method}") == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [", 'rrf'", ", NULL", ", 'dbsf', -1, 1", ", 'dbsf', 0, 0", ", 'dbsf', 'NaN', 1", ", 'dbsf', 1, 'Infinity'",
+     ", 'dbsf', NULL, 1"],
+)  # fmt: skip
+def test_score_fusion_rejects_unknown_methods_and_bad_weights(sql, extra):
+    with pytest.raises(DataError), transaction.atomic():
+        score_fusion(sql, "ARRAY[1.0]::float[]", "NULL::float[]", extra)

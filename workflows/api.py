@@ -27,9 +27,9 @@ from mcpadmin.api.idempotency import (
     renderer,
     request_fingerprint,
 )
-from mcpadmin.api.serializers import UUID_PATTERN, StrictCharField, StrictSerializer
+from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, JSONValueField, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
-from workflows.definition import DEFINITION_SCHEMA
+from workflows.definition import DEFINITION_SCHEMA, MAX_DEFINITION_BYTES, MAX_DEFINITION_DEPTH
 from workflows.engine import STEP_STATUSES
 from workflows.filters import ExecutionFilter, WorkflowFilter
 from workflows.models import ExecutionStatus, Workflow, WorkflowExecution, WorkflowStatus, WorkflowType
@@ -67,13 +67,22 @@ class WorkflowCreateSerializer(StrictSerializer):
     name = StrictCharField(max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     workflow_type = serializers.ChoiceField(choices=WorkflowType.choices)
-    definition = serializers.JSONField(help_text="Validated against GET /api/v1/workflows/schema.")
+    definition = JSONValueField(
+        max_bytes=MAX_DEFINITION_BYTES,
+        max_depth=MAX_DEFINITION_DEPTH,
+        help_text="Validated against GET /api/v1/workflows/schema.",
+    )
 
 
 class WorkflowPatchSerializer(StrictSerializer):
     name = StrictCharField(required=False, max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
-    definition = serializers.JSONField(required=False, help_text="A new definition bumps `version`.")
+    definition = JSONValueField(
+        required=False,
+        max_bytes=MAX_DEFINITION_BYTES,
+        max_depth=MAX_DEFINITION_DEPTH,
+        help_text="A new definition bumps `version`.",
+    )
 
 
 class WorkflowTransitionSerializer(StrictSerializer):
@@ -82,7 +91,7 @@ class WorkflowTransitionSerializer(StrictSerializer):
 
 
 class ExecutionStartSerializer(StrictSerializer):
-    input = serializers.DictField(required=False, help_text="Read by templates and conditions as `$.input`.")
+    input = JSONObjectField(required=False, help_text="Read by templates and conditions as `$.input`.")
 
 
 class ExecutionCancelSerializer(StrictSerializer):
@@ -179,7 +188,7 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        return Workflow.objects.order_by("name", "id")
+        return Workflow.objects.visible_to(self.actor).order_by("name", "id")
 
     @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowSerializer})
     def create(self, request: Request) -> Response:
@@ -276,7 +285,7 @@ class WorkflowExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     lookup_value_regex = UUID_PATTERN
 
     def get_base_queryset(self) -> Any:
-        return WorkflowExecution.objects.order_by("-created_at", "id")
+        return WorkflowExecution.objects.visible_to(self.actor).order_by("-created_at", "id")
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         """A page of executions asks once which of their tasks the caller may read."""

@@ -17,7 +17,6 @@ node and a reduce node, `scatter_gather` is one scatter node.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,12 +25,14 @@ from jsonschema import Draft202012Validator
 
 from agents.models import Agent
 from mcpadmin.core.errors import DomainError
+from mcpadmin.core.validation import free_json_problem
 from tasks.models import TaskPriority
 from workflows.expressions import Expression, ExpressionError, Path, TemplateError, parse_expression, parse_path
 from workflows.expressions import template_paths as find_template_paths
 from workflows.models import WorkflowType
 
 MAX_STEPS = 100
+#: A definition is free-form JSON (`clean_json`) with limits of its own: 100 steps need more than 64 KB.
 MAX_DEFINITION_BYTES = 256 * 1024
 MAX_DEFINITION_DEPTH = 32
 MAX_ITERATIONS_LIMIT = 1000
@@ -329,19 +330,6 @@ def _schema_errors(document: dict[str, Any], errors: DefinitionErrors) -> None:
         else:
             message = _MESSAGES.get(str(error.validator), error.message)
         errors.add(place(where) or "definition", message)
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return False
 
 
 # --- the plan ---------------------------------------------------------------------------------------------------
@@ -663,8 +651,11 @@ def validate_definition(workflow_type: str, definition: Any, *, tenant_id: Any) 
     if not isinstance(definition, dict):
         errors.add("definition", "must be an object")
         errors.raise_if_any()
-    if len(json.dumps(definition)) > MAX_DEFINITION_BYTES or _depth_exceeds(definition, MAX_DEFINITION_DEPTH):
-        errors.add("definition", f"at most {MAX_DEFINITION_BYTES} bytes and {MAX_DEFINITION_DEPTH} levels deep")
+    problem = free_json_problem(
+        definition, "definition", max_bytes=MAX_DEFINITION_BYTES, max_depth=MAX_DEFINITION_DEPTH
+    )
+    if problem:
+        errors.add("definition", problem)
         errors.raise_if_any()
     _schema_errors({"workflow_type": workflow_type, "definition": definition}, errors)
     errors.raise_if_any()

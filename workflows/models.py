@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from mcpadmin.core.idempotency import IdempotencyRecord
 from mcpadmin.db.fields import EnumField, created_at, updated_at, uuid_pk
+from mcpadmin.db.querysets import TenantQuerySet
 
 
 class WorkflowType(models.TextChoices):
@@ -50,6 +51,8 @@ class Workflow(models.Model):
     created_at = created_at()
     updated_at = updated_at()
 
+    objects = TenantQuerySet.as_manager()
+
     class Meta:
         db_table = "workflows"
         ordering = ["name"]
@@ -88,6 +91,8 @@ class WorkflowExecution(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = created_at()
     updated_at = updated_at()
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         db_table = "workflow_executions"

@@ -29,7 +29,7 @@ from mcpadmin.core.idempotency import (
     claim_key,
     create_idempotently,
 )
-from mcpadmin.core.validation import UNSET, clean_text
+from mcpadmin.core.validation import UNSET, clean_json, clean_text
 from tasks.models import Task, TaskStateTransition, TaskStatus
 from tenants.models import Tenant
 from workflows.definition import MAP_NODE, Plan, validate_definition
@@ -212,6 +212,7 @@ def execution_start(
     input_data = {} if input_data is None else input_data
     if not isinstance(input_data, dict):
         raise DomainError("invalid", "input must be an object.", {"input": ["must be an object"]})
+    clean_json(input_data, "input")
     if idempotency_key is not None and actor.tenant_id is None:
         raise DomainError("invalid", "Idempotency keys belong to API callers.", {"Idempotency-Key": ["not here"]})
 

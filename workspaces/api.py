@@ -10,12 +10,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mcpadmin.api.serializers import StrictSerializer
+from mcpadmin.api.serializers import JSONObjectField, StrictSerializer
 from mcpadmin.api.views import PlatformViewMixin
 from workspaces.filters import WorkspaceFilter
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
 from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
-from workspaces.selectors import workspace_for, workspace_members, workspaces_visible_to
+from workspaces.selectors import membership_roles, workspace_for, workspace_members
 from workspaces.services import (
     workspace_create,
     workspace_delete,
@@ -46,7 +46,12 @@ class WorkspaceSerializer(serializers.ModelSerializer):
 
     def get_my_role(self, workspace: Workspace) -> str | None:
         access = self.context.get("access")
-        if access is None:
+        roles = self.context.get("roles")
+        if access is None and roles is not None:
+            access = access_for(
+                self.context["actor"], workspace, membership_role=roles.get(workspace.pk), membership_known=True
+            )
+        elif access is None:
             access = access_for(self.context["actor"], workspace)
         return access.role
 
@@ -56,7 +61,7 @@ class WorkspaceWriteSerializer(StrictSerializer):
     description = serializers.CharField(allow_blank=True, required=False)
     visibility = serializers.ChoiceField(choices=WorkspaceVisibility.choices, required=False)
     team_tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
-    settings = serializers.DictField(required=False)
+    settings = JSONObjectField(required=False)
 
 
 class WorkspaceCreateSerializer(WorkspaceWriteSerializer):
@@ -115,7 +120,7 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
         if getattr(self, "swagger_fake_view", False):
             return Workspace.objects.none()
         include_public = self.request.query_params.get("include_public", "").lower() in ("1", "true", "yes")
-        return workspaces_visible_to(self.actor, include_public=include_public)
+        return Workspace.objects.visible_to(self.actor, include_public=include_public).order_by("name", "id")
 
     def _workspace(self) -> tuple[Workspace, WorkspaceAccess]:
         return workspace_for(self.actor, self.kwargs["pk"])
@@ -125,7 +130,8 @@ class WorkspacesIncludingPublicViewSet(PlatformViewMixin, viewsets.GenericViewSe
     )
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        data = WorkspaceSerializer(page, many=True, context={"actor": self.actor}).data
+        roles = membership_roles(self.actor, page)
+        data = WorkspaceSerializer(page, many=True, context={"actor": self.actor, "roles": roles}).data
         return self.get_paginated_response(data)
 
     @extend_schema(request=WorkspaceCreateSerializer, responses={201: WorkspaceSerializer})

@@ -88,8 +88,11 @@ def _shares_team(agent: Any, workspace: Workspace) -> bool:
     return bool(set(agent.teams or []) & set(workspace.team_tags or []))
 
 
-def access_for(actor: Actor, workspace: Workspace, *, membership_role: str | None = None) -> WorkspaceAccess:
-    """The caller's standing; `membership_role` may be passed when already known (saves a query).
+def access_for(
+    actor: Actor, workspace: Workspace, *, membership_role: str | None = None, membership_known: bool = False
+) -> WorkspaceAccess:
+    """The caller's standing; `membership_role` may be passed when already known (saves a query), with
+    `membership_known=True` when None means "not a member" (a page of workspaces asks once for all of them).
 
     Operators and commands have the tenant's authority in every tenant.
     """
@@ -102,7 +105,7 @@ def access_for(actor: Actor, workspace: Workspace, *, membership_role: str | Non
     open_to_tenant = workspace.visibility in (WorkspaceVisibility.ORGANIZATION, WorkspaceVisibility.PUBLIC)
     if actor.key_type != KeyType.AGENT or actor.agent_id is None:
         return WorkspaceAccess(visible=open_to_tenant)
-    if membership_role is None:
+    if membership_role is None and not membership_known:
         membership_role = workspace.members.filter(agent_id=actor.agent_id).values_list("role", flat=True).first()
     if membership_role is not None:
         return WorkspaceAccess(visible=True, role=membership_role, is_member=True)

@@ -5,41 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
-from mcpadmin.core.access import TENANT_AUTHORITY_KEY_TYPES, KeyType
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Forbidden, NotFound
 from workspaces.models import Workspace, WorkspaceMember, WorkspaceVisibility
 from workspaces.policy import WorkspaceAccess, access_for
 
 OPEN_TO_TENANT = [WorkspaceVisibility.ORGANIZATION, WorkspaceVisibility.PUBLIC]
-
-
-def workspaces_visible_to(actor: Actor, *, include_public: bool = False) -> QuerySet[Workspace]:
-    """The workspaces of the caller's tenant it may read, and with `include_public` other tenants' public ones.
-
-    The same rules as `workspaces.policy.access_for`, as one query (tests check that they agree).
-    """
-    if actor.is_operator:
-        return Workspace.objects.order_by("name", "id")
-    own = Workspace.objects.filter(tenant_id=actor.tenant_id)
-    if actor.key_type in TENANT_AUTHORITY_KEY_TYPES:
-        visible = Q()
-    elif actor.key_type == KeyType.AGENT and actor.agent_id is not None:
-        membership = WorkspaceMember.objects.filter(workspace=OuterRef("pk"), agent_id=actor.agent_id)
-        teams = list(actor.agent.teams or [])
-        visible = Q(visibility__in=OPEN_TO_TENANT) | Q(Exists(membership))
-        if teams:
-            visible |= Q(visibility=WorkspaceVisibility.TEAM, team_tags__overlap=teams)
-    else:
-        visible = Q(visibility__in=OPEN_TO_TENANT)
-    workspaces = own.filter(visible)
-    if include_public:
-        workspaces = Workspace.objects.filter(
-            Q(pk__in=workspaces.values("pk")) | Q(visibility=WorkspaceVisibility.PUBLIC)
-        )
-    return workspaces.order_by("name", "id")
 
 
 def workspace_for(actor: Actor, workspace_id: Any) -> tuple[Workspace, WorkspaceAccess]:
@@ -62,6 +35,17 @@ def workspace_of_own_tenant(actor: Actor, workspace_id: Any) -> tuple[Workspace,
     if not actor.is_operator and workspace.tenant_id != actor.tenant_id:
         raise Forbidden("workspace_forbidden", "Only keys of the workspace's tenant may do this.")
     return workspace, access
+
+
+def membership_roles(actor: Actor, workspaces: Any) -> dict[Any, str] | None:
+    """The role of the caller's agent in each of `workspaces`, in one query; None for callers without an agent."""
+    if actor.agent_id is None:
+        return None
+    ids = [workspace.pk for workspace in workspaces]
+    rows = WorkspaceMember.objects.filter(workspace_id__in=ids, agent_id=actor.agent_id).values_list(
+        "workspace_id", "role"
+    )
+    return dict(rows)
 
 
 def workspace_members(actor: Actor, workspace_id: Any) -> QuerySet[WorkspaceMember]:

@@ -11,6 +11,7 @@ from django.db import transaction
 from agents.models import Agent, AgentStatus
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound, not_allowed
+from mcpadmin.core.validation import free_json_problem
 from tenants.config import ConfigErrors
 from tenants.models import Tenant
 from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceVisibility
@@ -49,8 +50,11 @@ def _validated_workspace_fields(fields: dict[str, Any]) -> dict[str, Any]:
             for index, tag in enumerate(tags):
                 if not isinstance(tag, str) or not _TAG_RE.match(tag):
                     errors.add(f"team_tags[{index}]", "lowercase letters, digits, '.', '_' or '-' (at most 100)")
-    if "settings" in fields and not isinstance(fields["settings"], dict):
-        errors.add("settings", "must be an object")
+    if "settings" in fields:
+        if not isinstance(fields["settings"], dict):
+            errors.add("settings", "must be an object")
+        elif problem := free_json_problem(fields["settings"], "settings"):
+            errors.add("settings", problem)
     if "description" in fields and not isinstance(fields["description"], str):
         errors.add("description", "must be a string")
     if errors.errors:

@@ -20,8 +20,19 @@ from apikeys import policy, ratelimit
 from mcpadmin.api.auth import INVALID_KEY_MESSAGE, ApiKeyAuthentication, ServicePermission
 from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
-from mcpadmin.core.errors import RateLimited
+from mcpadmin.core.errors import NotFound, RateLimited, invalid
 from tenants.config import burst_limit_for, limits_for
+
+
+def refuse_nul(request: Request, path_values: dict[str, Any]) -> None:
+    """NUL in a path segment is a 404 (no name holds one), in a query parameter a 400 naming it: PostgreSQL
+    refuses the character, so it must not reach a query."""
+    if any(isinstance(value, str) and "\x00" in value for value in path_values.values()):
+        raise NotFound()
+    for name, values in request.query_params.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            label = name.replace("\x00", "\\u0000")
+            raise invalid(label, f"{label} contains a NUL character (\\u0000).")
 
 
 class PlatformViewMixin:
@@ -52,6 +63,7 @@ class PlatformViewMixin:
         self.perform_authentication(request)
         self.check_rate_limit(request)
         self.check_permissions(request)
+        refuse_nul(request, kwargs)
 
     def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
         if not isinstance(request.user, Actor):
@@ -91,14 +103,16 @@ class PlatformAPIView(PlatformViewMixin, APIView):
 
 
 class TenantScopedViewSet(PlatformViewMixin, viewsets.GenericViewSet):
-    """Every queryset is the caller's tenant's: subclasses set `queryset` (or override `get_base_queryset`)."""
+    """Every queryset is what the caller may see of its tenant's: `model.objects.visible_to(actor)` (the one place
+    that restricts, `mcpadmin.db.querysets`), then the tenant. Subclasses set `queryset`, or override
+    `get_base_queryset` to order or join, starting from `visible_to` themselves."""
 
     tenant_field = "tenant"
 
     def get_base_queryset(self) -> QuerySet:
-        return super().get_queryset()
+        return super().get_queryset().model.objects.visible_to(self.actor)
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view, no caller
-            return self.get_base_queryset().none()
+            return super().get_queryset().none()
         return self.get_base_queryset().filter(**{f"{self.tenant_field}_id": self.actor.tenant_id})

@@ -24,7 +24,7 @@ from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, invalid
 from mcpadmin.core.metrics import count_on_commit
-from mcpadmin.core.validation import UNSET, clean_text
+from mcpadmin.core.validation import UNSET, clean_json, clean_text
 from tasks import hooks, state_machine
 from tasks.models import Task, TaskStateTransition, TaskStatus
 from tasks.services.access import authorize_transition, check_worker_of, visible_task
@@ -152,6 +152,8 @@ def task_transition(
         raise invalid("to_status", "A task is handed off with POST /tasks/{id}/delegate (delegation_type handoff).")
     if output_data is not UNSET and to_status != TaskStatus.COMPLETED:
         raise invalid("output_data", "output_data goes with to_status completed only.")
+    if output_data is not UNSET:
+        clean_json(output_data, "output_data")
     if error_message is not None and to_status != TaskStatus.FAILED:
         raise invalid("error_message", "error_message goes with to_status failed only.")
     if agent_id is not None and to_status != TaskStatus.ASSIGNED:

@@ -38,10 +38,31 @@ def test_console_shows_the_three_lists_side_by_side(admin_client, papers):
     page = response.content.decode()
     assert response.status_code == 200
     assert "Mode used: <strong>hybrid</strong>" in page
-    for heading in ("BM25 (2 candidates)", "Vector (2 candidates)", "Fused (RRF)"):
+    for heading in ("BM25 (2 candidates)", "Vector (2 candidates)", "Fused (dbsf)"):
         assert heading in page
     assert page.count("Boundary layer flow over a plate") == 3  # in each list
-    assert "0.03279" in page  # fused score 2/61 of the document first in both lists
+    # two candidates per list: mean ± 3 sd maps the better to 0.6179 and the worse to 0.3821 in each list
+    assert "1.23570" in page  # the document first in both lists
+    assert "1 / 0.9806 / 0.6179" in page  # its vector rank / cosine / normalised
+
+
+def test_console_runs_the_chosen_fusion_with_its_weights(admin_client, papers):
+    response = admin_client.get(
+        reverse("admin:search_console"),
+        {"collection": papers.pk, "query": "flow plate", "model": "m", "query_embedding": "[1, 0.2]", "k": 5,
+         "candidates": 10, "rrf_k": 60, "fusion": "rrf", "bm25_weight": "0", "vector_weight": "2"},
+    )  # fmt: skip
+    page = response.content.decode()
+    assert "Fused (rrf)" in page
+    assert "0.03279" in page  # 2 / 61: the vector list's term only, twice
+    assert "0.0164" in page  # its normalised 1 / 61 in each list
+    refused = admin_client.get(
+        reverse("admin:search_console"),
+        {"collection": papers.pk, "query": "flow", "k": 5, "candidates": 10, "rrf_k": 60, "bm25_weight": "0",
+         "vector_weight": "0"},
+    )  # fmt: skip
+    assert "At least one weight above 0." in refused.content.decode()
+    assert "Mode used" not in refused.content.decode()
 
 
 def test_console_reports_bad_input_as_form_errors(admin_client, papers):

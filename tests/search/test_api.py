@@ -58,9 +58,35 @@ def test_hybrid_search_returns_ranks_scores_and_timings(papers):
     assert top["external_id"] == "a"
     assert top["bm25"]["rank"] == 1
     assert top["vector"]["rank"] == 1
-    assert top["score"] == pytest.approx(2 / 61)
+    assert body["fusion"] == {"method": "dbsf", "weights": {"bm25": 1.0, "vector": 1.0}, "rrf_k": None}
+    for hit in body["results"]:  # equal weights: the fused score is the sum of the normalised scores
+        assert hit["score"] == pytest.approx(hit["bm25"]["normalized"] + hit["vector"]["normalized"])
+    assert 0.5 < top["bm25"]["normalized"] < 1
     assert len(body["results"]) == 2
     assert body["timings_ms"]["total"] > 0
+
+
+def test_hybrid_search_with_rrf_and_weights(papers):
+    body = search(papers, query="flow plate", query_embedding=[1, 0.1, 0], model="m", k=2, fusion="rrf").json()
+    assert body["fusion"] == {"method": "rrf", "weights": {"bm25": 1.0, "vector": 1.0}, "rrf_k": 60}
+    top = body["results"][0]
+    assert top["score"] == pytest.approx(2 / 61)
+    assert top["bm25"]["normalized"] == top["vector"]["normalized"] == pytest.approx(1 / 61)
+    weighted = search(
+        papers, query="flow plate", query_embedding=[1, 0.1, 0], model="m", fusion="relative",
+        weights={"vector": 0.25},
+    ).json()  # fmt: skip
+    assert weighted["fusion"]["weights"] == {"bm25": 1.0, "vector": 0.25}
+    top = weighted["results"][0]
+    assert top["bm25"]["normalized"] == top["vector"]["normalized"] == 1.0  # best of each list under min-max
+    assert top["score"] == 1.25
+    assert weighted["results"][-1]["vector"]["normalized"] == 0.0
+
+
+def test_a_single_list_search_reports_no_fusion(papers):
+    body = search(papers, query="flow", mode="bm25", fusion="relative").json()
+    assert body["fusion"] is None
+    assert all(hit["bm25"]["normalized"] is None for hit in body["results"])
 
 
 def test_hybrid_without_an_embedding_says_it_used_bm25(papers):
@@ -252,6 +278,16 @@ def test_a_body_just_under_10_mb_is_accepted(admin_api):
         ({"query_embedding": [1, 0], "model": "m"}, "query_embedding"),
         ({"query": "x", "filters": {"colour": "red"}}, "filters"),
         ({"query": "x", "rrf_k": 0}, "rrf_k"),
+        ({"query": "x", "fusion": "borda"}, "fusion"),
+        ({"query": "x", "fusion": ""}, "fusion"),
+        ({"query": "x", "fusion": None}, "fusion"),
+        ({"query": "x", "weights": {"bm25": -1}}, "weights"),
+        ({"query": "x", "weights": {"bm25": "1"}}, "weights"),
+        ({"query": "x", "weights": {"vector": True}}, "weights"),
+        ({"query": "x", "weights": {"title": 1}}, "weights"),
+        ({"query": "x", "weights": {"bm25": 0, "vector": 0}}, "weights"),
+        ({"query": "x", "weights": [1, 1]}, "weights"),
+        ({"query": "x", "weights": 2}, "weights"),
         ({"query": "x", "tenant": "other"}, "tenant"),
     ],
 )
@@ -259,6 +295,18 @@ def test_bad_searches_are_400_naming_the_field(papers, body, field):
     response = search(papers, **body)
     assert response.status_code == 400
     assert field in error_of(response)["details"]
+
+
+@pytest.mark.parametrize(
+    ("weights", "field"),
+    [('{"bm25": NaN}', "bm25"), ('{"vector": Infinity}', "vector"), ('{"bm25": 1e999}', "bm25"),
+     ('{"bm25": -0.5}', "bm25"), ('{"bm2": 1}', "bm2")],
+)  # fmt: skip
+def test_a_bad_weight_is_a_400_naming_it(papers, weights, field):
+    body = '{"collection": "papers", "query": "flow", "weights": ' + weights + "}"
+    response = raw_post(papers, "/api/v1/search", body)
+    assert response.status_code == 400
+    assert field in error_of(response)["details"]["weights"]
 
 
 def test_nan_in_a_query_embedding_is_a_400(papers):

@@ -209,3 +209,24 @@ def test_bad_query_vectors_are_refused(tenant, bad):
         vector_search(
             collection=collection_named(tenant, "v"), model="m", query_embedding=bad, limit=5, filters=DocumentFilters()
         )
+
+
+@pytest.mark.parametrize("cap", [2000, 99])
+def test_a_small_collection_is_compared_exactly_and_a_large_one_walks_the_graph(tenant, other_tenant, monkeypatch, cap):
+    """The collection's own size decides (another tenant's documents in the same graph do not)."""
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", cap)
+    ingest(other_tenant, "v", vector_documents(300, 21))
+    documents = vector_documents(100, 22)
+    ids = ingest(tenant, "v", documents)
+    query = random_vector(random.Random(23))
+    result = vector_search(
+        collection=collection_named(tenant, "v"), model="m", query_embedding=query, limit=10, filters=DocumentFilters()
+    )
+    exact = sorted(((cosine(d.embedding, query), i) for d, i in zip(documents, ids, strict=True)), reverse=True)[:10]
+    assert result.method == ("exact" if cap >= 100 else "hnsw")
+    assert len(result.hits) == 10
+    if result.method == "exact":
+        assert [i for i, _ in result.hits] == [i for _, i in exact]
+        assert [s for _, s in result.hits] == pytest.approx([s for s, _ in exact], abs=1e-6)
+    else:
+        assert len({i for i, _ in result.hits} & {i for _, i in exact}) >= 8

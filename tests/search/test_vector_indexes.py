@@ -55,7 +55,10 @@ def test_a_search_walks_the_index_of_its_dimension(tenant, hnsw_only, monkeypatc
 
 
 @pytest.mark.parametrize("dimensions", NATIVE_INDEX_DIMENSIONS)
-def test_every_common_dimension_finds_its_nearest_documents_through_its_index(tenant, hnsw_only, sql, dimensions):
+def test_every_common_dimension_finds_its_nearest_documents_through_its_index(
+    tenant, hnsw_only, sql, monkeypatch, dimensions
+):
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 0)  # as in a collection too large to compare one by one
     documents = vector_documents(60, dimensions, dimensions=dimensions)
     ids = ingest(tenant, "v", documents)
     query = random_vector(random.Random(3), dimensions)

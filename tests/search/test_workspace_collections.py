@@ -13,7 +13,6 @@ from mcpadmin.core.errors import DomainError, Forbidden, NotFound
 from search import policy
 from search.filters import DocumentFilters
 from search.models import Collection, Embedding
-from search.selectors import collection_list
 from search.services import DocumentInput, collection_create, document_delete, documents_delete, documents_ingest
 from tests import factories
 from tests.search.helpers import OPERATOR
@@ -230,13 +229,13 @@ def test_an_agents_documents_are_its_own_unless_they_name_another(setup):
 
 @pytest.mark.parametrize("visibility", ["private", "team", "organization", "public"])
 def test_the_collections_list_and_the_rule_for_one_collection_agree(setup, other_tenant, visibility):
-    """`policy.readable_collections` (one query for a list) against `policy.allows` (one collection)."""
+    """`Collection.objects.visible_to` (one query for a list) against `policy.allows` (one collection)."""
     collection = collection_in(setup, visibility)
     callers = [agent_caller(setup, role) for role in setup["agents"]]
     callers += [caller(key_type, setup["tenant"]) for key_type in ("user", "service", "gateway")]
     callers += [caller("admin", other_tenant), OPERATOR]
     for actor in callers:
-        listed = collection_list(actor=actor, include_public=True).filter(pk=collection.pk).exists()
+        listed = Collection.objects.visible_to(actor, include_public=True).filter(pk=collection.pk).exists()
         assert listed == policy.allows(actor, policy.SEARCH, collection), actor
 
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from mcpadmin.core.errors import DomainError
 from tests import factories
 from tests.tasks.helpers import OPERATOR
-from workspaces.models import WorkspaceMember
+from workspaces.models import Workspace, WorkspaceMember
 from workspaces.services import workspace_member_set_role
 
 pytestmark = pytest.mark.django_db
@@ -175,10 +175,9 @@ def test_unknown_and_malformed_workspace_ids_are_404(admin_api):
 
 
 def test_selector_and_access_rules_agree(tenant):
-    """workspaces_visible_to (one SQL query) and access_for (per object) must never disagree."""
+    """Workspace.objects.visible_to (one SQL query) and access_for (per object) must never disagree."""
     from mcpadmin.core.actor import Actor
     from workspaces.policy import access_for
-    from workspaces.selectors import workspaces_visible_to
 
     member, team_mate, stranger = (factories.agent(tenant, teams=teams) for teams in ([], ["core"], ["x"]))
     spaces = [factories.workspace(tenant, visibility=v, team_tags=["core"]) for v in
@@ -189,7 +188,7 @@ def test_selector_and_access_rules_agree(tenant):
                             ("admin", None), ("service", None))]  # fmt: skip
     for key in callers:
         principal = Actor.for_key(key)
-        listed = set(workspaces_visible_to(principal).values_list("id", flat=True))
+        listed = set(Workspace.objects.visible_to(principal).values_list("id", flat=True))
         for space in spaces:
             assert (space.id in listed) == access_for(principal, space).visible, (key.key_type, space.visibility)
 
