@@ -41,6 +41,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError, NotFound
 from mcpadmin.db.prepared import PreparedStatement
@@ -494,6 +495,7 @@ def search(
             }
         )
     timings["total"] = _ms(started)
+    metrics.SEARCH_DURATION.labels(mode=mode_used).observe(timings["total"] / 1000)
     return SearchResult(
         mode, mode_used, results, text.terms, notes, timings, vectors.method or None,
         fusion_used if mode_used == "hybrid" else None, text, vectors,
