@@ -10,6 +10,7 @@ are left alone: they must be refused whatever they name.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -81,6 +82,9 @@ def map_case(context: Any, case: Any) -> Any:
     if not _positive(case):
         return case
     operation = f"{case.operation.method.upper()} {case.operation.path}"
+    if case.headers and "Idempotency-Key" in case.headers:
+        # A key names one request: the same generated key with another body is rightly 422 (idempotency_mismatch).
+        case.headers = {**case.headers, "Idempotency-Key": uuid.uuid4().hex}
     collection = unquote(str((case.path_parameters or {}).get("collection", COLLECTION_NAME)))  # sent quoted
     if not _valid_collection_name(collection):
         case.path_parameters = {**case.path_parameters, "collection": COLLECTION_NAME}
