@@ -129,9 +129,10 @@ def settings() -> str:
         variable = re.match(r"^# ([A-Z][A-Z0-9_]*=.*?)(?:\s{2,}# (.*))?$", raw)
         continuation = re.match(r"^#\s{20,}(.*)$", raw)
         if section:
+            title = re.sub(r"\s*\((?:README|docs)\b[^)]*\)", "", section.group(1))  # the pages link the docs
             lines += [
                 "",
-                f"## {section.group(1)}",
+                f"## {title}",
                 "",
                 "| variable | example or default | meaning |",
                 "| --- | --- | --- |",
