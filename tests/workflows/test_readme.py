@@ -45,3 +45,11 @@ def test_the_documented_status_table_is_the_status_machine():
         for source in re.findall(r"`(\w+)`", sources):
             table[source] = tuple(re.findall(r"`(\w+)`", targets))
     assert table == {status: tuple(targets) for status, targets in WORKFLOW_TRANSITIONS.items()}
+
+
+def test_the_documented_status_diagram_is_the_status_machine():
+    section = PAGE[PAGE.index("## Workflow status") : PAGE.index("## Assignment")]
+    diagram = section.split("```mermaid\n")[1].split("```")[0]
+    edges = re.findall(r"^\s*(\w+) --> (\w+)$", diagram, re.MULTILINE)
+    drawn = {status: tuple(target for source, target in edges if source == status) for status in WORKFLOW_TRANSITIONS}
+    assert drawn == {status: tuple(targets) for status, targets in WORKFLOW_TRANSITIONS.items()}
