@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 3
 
-.PHONY: run test docs install lint format check-migrations openapi roundtrip pytest migrate serve db-stop psql clean
+.PHONY: run test docs install lint format check-migrations openapi roundtrip pytest migrate serve worker db-stop psql clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +16,26 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-## run: install, migrate, make sure an operator login exists, serve on http://$(HOST):$(PORT)
+## run: install, migrate, make sure an operator login exists, then the Procfile: web on http://$(HOST):$(PORT) + worker
 run: install migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_operator
-	$(MAKE) --no-print-directory serve
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+		PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/prometheus} \
+		MCPADMIN_LOG_FORMAT=$${MCPADMIN_LOG_FORMAT:-$$([ -t 1 ] && echo plain || echo json)} \
+		$(VENV)/bin/honcho start --procfile Procfile --port $(PORT)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+## serve / worker: one process of the Procfile alone
 serve:
 	$(VENV)/bin/gunicorn mcpadmin.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
-		--access-logfile - --timeout 60 --graceful-timeout 10
+		--timeout 60 --graceful-timeout 10
+
+worker: install
+	$(PY) manage.py run_worker
 
 ## test: lint, migrations check, the docs site, migration round trip on a populated database, pytest
 test: install lint check-migrations openapi docs roundtrip pytest

@@ -7,20 +7,11 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
-from apikeys.models import ApiKey
+from apikeys.models import SUBTREE_SQL, ApiKey
 from mcpadmin.db.prepared import PreparedStatement
 from tenants.models import Tenant, TenantConfig
-
-_DESCENDANTS_SQL = """
-WITH RECURSIVE tree AS (
-    SELECT id FROM api_keys WHERE parent_key_id = %s
-    UNION
-    SELECT child.id FROM api_keys child JOIN tree ON child.parent_key_id = tree.id
-)
-SELECT id FROM tree
-"""
-
 
 #: How far ahead a key counts as "expiring soon" (the admin's overview and its key list filter).
 EXPIRING_SOON = timedelta(days=7)
@@ -34,9 +25,9 @@ def apikeys_expiring_soon(queryset: QuerySet[ApiKey], now: datetime) -> QuerySet
 
 
 def apikey_descendant_ids(key_id: Any) -> list[Any]:
-    with connection.cursor() as cursor:
-        cursor.execute(_DESCENDANTS_SQL, [key_id])
-        return [row[0] for row in cursor.fetchall()]
+    """Every key issued under `key_id`, transitively (not the key itself)."""
+    subtree = ApiKey.objects.filter(pk__in=RawSQL(SUBTREE_SQL, [key_id])).exclude(pk=key_id)  # noqa: S611
+    return list(subtree.values_list("pk", flat=True))
 
 
 def _select_list(model: type, alias: str) -> str:

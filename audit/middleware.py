@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -11,10 +9,7 @@ from django.urls import NoReverseMatch, reverse
 
 from audit.context import add_operator, request_context
 from mcpadmin.api.auth import client_ip
-
-REQUEST_ID_HEADER = "X-Request-ID"
-#: A request id sent by the client (a proxy, a gateway) is kept when it looks like one; otherwise one is made.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+from mcpadmin.api.observability import request_id_of
 
 
 def is_admin_page(request: HttpRequest) -> bool:
@@ -25,15 +20,10 @@ def is_admin_page(request: HttpRequest) -> bool:
         return False
 
 
-def request_id_of(request: HttpRequest) -> str:
-    """The client's `X-Request-ID` when well-formed, else a new one."""
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    return sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-
-
 class AuditContextMiddleware:
-    """Opens the audit context of the request (after authentication, so that the admin's operator is known);
-    answers the request id in `X-Request-ID`, so that a client can find the events of its call."""
+    """Opens the audit context of the request (after authentication, so that the admin's operator is known), with
+    the request's one id (`mcpadmin.api.observability.request_id_of`, answered in `X-Request-ID`), so that a
+    client finds the events of its call."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -44,5 +34,4 @@ class AuditContextMiddleware:
             if is_admin_page(request) and request.user.is_authenticated:
                 add_operator(request.user.get_username(), request.user.pk)
             response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
         return response

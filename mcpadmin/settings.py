@@ -5,6 +5,8 @@ Every variable is listed with its meaning in `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from django.templatetags.static import static
 
 from mcpadmin.db import PLATFORM_SCHEMA
 from mcpadmin.devsecrets import development_secret
+from mcpadmin.logs import logging_config
 from tenants.crypto import generate_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +53,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "pgtrigger",
     "axes",
+    "django_prometheus",
+    "django_structlog",
     "mcpadmin",
     "tenants",
     "apikeys",
@@ -63,6 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "mcpadmin.api.observability.RequestIdMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mcpadmin.api.cors.CorsMiddleware",
@@ -74,6 +82,7 @@ MIDDLEWARE = [
     "audit.middleware.AuditContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mcpadmin.adminkit.OperatorTimeZoneMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -230,14 +239,19 @@ SERVICE_TOKEN_KEYS = env.list("SERVICE_TOKEN_KEYS", default=[]) or [
     development_secret(DEV_SECRETS_DIR, "SERVICE_TOKEN_KEYS", make=lambda: _new_aes_key())
 ]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
-}
+# --- Logs and metrics (mcpadmin/logs.py, mcpadmin/api/observability.py) ----------------------------------------------
+#: json | plain | auto (plain on a terminal, JSON lines otherwise).
+MCPADMIN_LOG_FORMAT = env.str("MCPADMIN_LOG_FORMAT", default="auto")
+LOGGING = logging_config(log_format=MCPADMIN_LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+#: django-structlog: one line per request (request_finished), with the caller's X-Request-ID when valid.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # client_ip is logged as the platform computes it (trusted proxies)
+#: /metrics is off unless one of these is set; with both, both are required.
+MCPADMIN_METRICS_TOKEN = env.str("MCPADMIN_METRICS_TOKEN", default="")
+MCPADMIN_METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network, strict=False) for network in env.list("MCPADMIN_METRICS_ALLOWED_NETWORKS", default=[])
+]
 
 # models.E034 caps index names at 30 characters for Oracle; PostgreSQL allows 63
 # and the spec names indexes such as idx_task_delegation_history_task (32).
@@ -295,3 +309,17 @@ MCPADMIN_OPERATOR_TIME_ZONE = env.str("MCPADMIN_OPERATOR_TIME_ZONE", default="UT
 PGTRIGGER_SCHEMA = PLATFORM_SCHEMA
 #: `manage.py purge_audit_events` without --older-than keeps this many days.
 MCPADMIN_AUDIT_RETENTION_DAYS = env.int("MCPADMIN_AUDIT_RETENTION_DAYS", default=90)
+# --- Worker: the periodic jobs (mcpadmin/worker.py), run by `manage.py run_worker` -----------------------------------
+#: Seconds between two passes of each job; MCPADMIN_EVERY_<JOB NAME> overrides one (e.g. MCPADMIN_EVERY_ESCALATE_TASKS).
+MCPADMIN_WORKER_EVERY = {
+    name: env.float(f"MCPADMIN_EVERY_{name.upper()}", default=seconds)
+    for name, seconds in {
+        "escalate_tasks": 30,
+        "dispatch_workflow_tasks": 10,
+        "purge_idempotency_keys": 3600,
+        "purge_rate_limits": 86400,
+        "fold_search_stats": 300,
+    }.items()
+}
+#: On SIGTERM a worker takes no new pass and waits this long for the running ones.
+MCPADMIN_WORKER_GRACEFUL_SECONDS = env.float("MCPADMIN_WORKER_GRACEFUL_SECONDS", default=30.0)

@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularSwaggerView
 
 from mcpadmin.api.health import health
+from mcpadmin.api.observability import metrics_view
 from mcpadmin.api.schema import SchemaView
 
 api_v1 = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 handler404 = "mcpadmin.api.errors.json_or_html_404"

@@ -31,7 +31,6 @@ min-max (`relative`) or reciprocal rank fusion, each computed exactly as its SQL
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError, NotFound
 from mcpadmin.db.prepared import PreparedStatement
@@ -144,15 +144,7 @@ UNION ALL
 
 _BM25_PARAMETERS = {"config": "text", "query": "text", "collection_id": "uuid", "k1": "float8", "b": "float8",
                     "limit": "int"}  # fmt: skip
-_BM25_PREPARED = PreparedStatement(
-    "mcpadmin_search_bm25",
-    functools.reduce(
-        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
-        enumerate(_BM25_PARAMETERS, start=1),
-        _BM25_SQL.format(filtered=""),
-    ),
-    param_types=list(_BM25_PARAMETERS.values()),
-)
+_BM25_PREPARED = PreparedStatement.from_named("mcpadmin_search_bm25", _BM25_SQL.format(filtered=""), _BM25_PARAMETERS)
 
 
 def bm25_search(*, collection: Collection, query: str, limit: int, filters: DocumentFilters) -> ScoredList:
@@ -257,14 +249,10 @@ _VECTOR_PARAMETERS = {
 
 
 # The unfiltered exact scan of a small collection, prepared once per connection (parameters as _VECTOR_PARAMETERS').
-_EXACT_PREPARED = PreparedStatement(
+_EXACT_PREPARED = PreparedStatement.from_named(
     "mcpadmin_search_vector_exact",
-    functools.reduce(
-        lambda sql, item: sql.replace(f"%({item[1]})s", f"${item[0]}"),
-        enumerate(_VECTOR_PARAMETERS, start=1),
-        _EXACT_VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s"),
-    ),
-    param_types=list(_VECTOR_PARAMETERS.values()),
+    _EXACT_VECTOR_SQL.format(scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s"),
+    _VECTOR_PARAMETERS,
 )
 
 
@@ -275,10 +263,8 @@ def _vector_prepared(dimension: int) -> PreparedStatement:
     sql = _VECTOR_SQL.format(
         scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s", predicate=predicate, order=order
     )
-    for position, name in enumerate(_VECTOR_PARAMETERS, start=1):
-        sql = sql.replace(f"%({name})s", f"${position}")
     path = dimension if dimension in NATIVE_INDEX_DIMENSIONS else "padded"
-    return PreparedStatement(f"mcpadmin_search_vector_{path}", sql, param_types=list(_VECTOR_PARAMETERS.values()))
+    return PreparedStatement.from_named(f"mcpadmin_search_vector_{path}", sql, _VECTOR_PARAMETERS)
 
 
 def model_dimension(collection: Collection, model: str) -> int | None:
@@ -509,6 +495,7 @@ def search(
             }
         )
     timings["total"] = _ms(started)
+    metrics.SEARCH_DURATION.labels(mode=mode_used).observe(timings["total"] / 1000)
     return SearchResult(
         mode, mode_used, results, text.terms, notes, timings, vectors.method or None,
         fusion_used if mode_used == "hybrid" else None, text, vectors,

@@ -55,9 +55,11 @@ from uuid import UUID, uuid4
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, NotFound
 from mcpadmin.core.fields import field_refusal
+from mcpadmin.core.metrics import count_on_commit
 from mcpadmin.core.validation import INT4_MAX, free_json_problem
 from search import policy
 from search.filters import DocumentFilters
@@ -304,6 +306,25 @@ def collection_stats_fold(*, collection_id: UUID, using: str = DEFAULT_DB_ALIAS)
         with connections[using].cursor() as cursor:
             if not _fold_behind(cursor, collection_id):
                 return wrote
+
+
+def collection_stats_fold_behind(*, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Folds every collection whose statistics lag behind its side tables; returns how many it wrote.
+
+    A fold normally runs after each write's commit; one that failed (or a process
+    that died before it) leaves the collection behind until its next write. The
+    worker's periodic job calls this so that a quiet collection catches up too.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.id FROM search_collections c
+             WHERE c.folded_writes <> (SELECT coalesce(sum(writes), 0) FROM search_collection_counters
+                                        WHERE collection_id = c.id)
+            """
+        )
+        behind = [row[0] for row in cursor.fetchall()]
+    return sum(collection_stats_fold(collection_id=collection_id, using=using) for collection_id in behind)
 
 
 def _fold_after_commit(collection_id: UUID) -> None:
@@ -711,7 +732,10 @@ def documents_ingest(
         if len(outcome) < len(documents):
             raise _RetryBatch  # rolled back, locks released: the next attempt locks those rows in order
         _fold_after_commit(target.id)
-        return IngestResult(target, [outcome[i] for i in everything])
+        written = [outcome[i] for i in everything]
+        count_on_commit(metrics.DOCUMENTS_INGESTED, sum(1 for _, new in written if new), result="new")
+        count_on_commit(metrics.DOCUMENTS_INGESTED, sum(1 for _, new in written if not new), result="replaced")
+        return IngestResult(target, written)
 
     try:
         return _retrying(write)

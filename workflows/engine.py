@@ -22,7 +22,9 @@ from django.db.models import F, Q
 
 from agents.models import Agent, AgentStatus
 from agents.selectors import agent_share_locked, online_since
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
+from mcpadmin.core.metrics import count_on_commit
 from tasks.models import Task, TaskPriority, TaskStatus
 from tasks.services import change_status, insert_task
 from workflows.definition import MAP_NODE, SCATTER_NODE, TASK_NODE, Node, Plan, compile_plan
@@ -430,6 +432,7 @@ class Run:
     def _settle_node(self, node: Node, status: str, *, output: Any = None, error: str | None = None) -> None:
         node_state = self.node_state(node.id)
         node_state.update(status=status, output=output, error=error, finished_at=now_text(self.now))
+        count_on_commit(metrics.WORKFLOW_STEPS, outcome=status)
         if status == COMPLETED and self.plan.join == "any" and self.state.get("winner") is None:
             self.state["winner"] = node.id
         self._cancel_slots(node_state, f"step {node.id} is {status}")

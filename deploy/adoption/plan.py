@@ -41,23 +41,29 @@ class AdoptionFailed(Exception):
         self.error = error
 
 
-def legacy_db_adopt(*, alias: str, plan: Plan, expected: Catalog) -> None:
+def legacy_db_adopt(
+    *, alias: str, plan: Plan, expected: Catalog, progress: Callable[[int, str], None] | None = None
+) -> None:
     """Run `plan` in one transaction; check the result against `expected` before committing.
 
-    Raises AdoptionFailed (after the rollback) when a step fails or a gap remains.
+    Raises AdoptionFailed (after the rollback) when a step fails or a gap remains. `progress(steps done, title)`
+    is called before each step and before the final check (`mcpadmin.progress.Progress` in the command).
     """
+    progress = progress or (lambda done, title: None)
     connection = connections[alias]
     current = "starting the transaction"
     try:
         with transaction.atomic(using=alias):
-            for step in plan.steps:
+            for done, step in enumerate(plan.steps):
                 current = step.title
+                progress(done, step.title)
                 with connection.cursor() as cursor:
                     for statement in step.statements:
                         cursor.execute(statement)
                 if step.action:
                     step.action(alias)
             current = "checking the result against the expected schema"
+            progress(len(plan.steps), current)
             live = read_catalog(connection)
             missing, extra, different, kept = compare(expected, live)
             gap = SchemaGap(

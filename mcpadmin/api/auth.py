@@ -15,6 +15,7 @@ from apikeys import policy, ratelimit
 from apikeys.models import ApiKey
 from apikeys.services import apikey_authenticate
 from audit.context import add_actor
+from mcpadmin.core import metrics
 from mcpadmin.core.access import KEY_ITSELF, SERVICES
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Forbidden, RateLimited
@@ -60,6 +61,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         key = apikey_authenticate(raw_key) if raw_key else None
         if key is None:
             decision = ratelimit.record_auth_failure(client_ip(request._request))
+            metrics.AUTH_FAILURES.labels(reason="invalid_key" if decision.allowed else "throttled").inc()
             if not decision.allowed:
                 raise RateLimited(
                     "too_many_failures",

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apikeys import policy, ratelimit
 from mcpadmin.api.auth import INVALID_KEY_MESSAGE, ApiKeyAuthentication, ServicePermission
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import NotFound, RateLimited, invalid
 from tenants.config import burst_limit_for, limits_for
@@ -92,6 +93,7 @@ class PlatformViewMixin:
         request._request.rate_limit_headers = decision.headers()
         if not decision.allowed:
             ratelimit.record_refusal(actor.tenant_id, actor.key_type)
+            metrics.RATE_LIMIT_REFUSALS.labels(tenant=str(actor.tenant_id)).inc()
             raise RateLimited(
                 "rate_limited",
                 "Rate limit exceeded; retry after the number of seconds in Retry-After.",

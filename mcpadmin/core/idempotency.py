@@ -227,7 +227,9 @@ DELETE FROM {table}
 """
 
 
-def idempotency_key_purge_expired(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+def idempotency_key_purge_expired(
+    *, now: datetime | None = None, batch_size: int = 1000, progress: Callable[[int, str], None] | None = None
+) -> int:
     """Deletes expired keys of every table, `batch_size` per transaction (short locks); returns how many.
 
     Safe to run concurrently: each batch locks its rows with SKIP LOCKED, so
@@ -236,11 +238,16 @@ def idempotency_key_purge_expired(*, now: datetime | None = None, batch_size: in
     now = now or timezone.now()
     total = 0
     for model in record_models():
+        table = model._meta.db_table
+        deleted_here = 0
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(_PURGE_SQL.format(table=model._meta.db_table), [now, batch_size])
+                cursor.execute(_PURGE_SQL.format(table=table), [now, batch_size])
                 deleted = cursor.rowcount
-            total += deleted
+            deleted_here += deleted
+            if progress is not None:
+                progress(deleted_here, table)
             if deleted < batch_size:
                 break
+        total += deleted_here
     return total

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +35,14 @@ class PreparedStatement:
         self.prepare_sql = f"PREPARE {self.name} ({', '.join(self.param_types)}) AS {sql}"
         self.execute_sql = f"EXECUTE {self.name} ({', '.join(['%s'] * len(self.param_types))})"
         self.plain_sql = _PLACEHOLDER.sub(lambda m: f"%(p{m.group(1)})s", sql.replace("%", "%%"))
+
+    @classmethod
+    def from_named(cls, name: str, sql: str, parameters: Mapping[str, str]) -> PreparedStatement:
+        """A statement written with `%(name)s` placeholders (as the unprepared variants of the same SQL are):
+        `parameters` maps each name to its PostgreSQL type, in the order `execute` takes their values."""
+        for position, parameter in enumerate(parameters, start=1):
+            sql = sql.replace(f"%({parameter})s", f"${position}")
+        return cls(name, sql, param_types=list(parameters.values()))
 
     def execute(self, cursor: Any, params: Sequence[Any]) -> None:
         if len(params) != len(self.param_types):

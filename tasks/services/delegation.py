@@ -16,8 +16,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.selectors import assignable_agent
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, invalid
+from mcpadmin.core.metrics import count_on_commit
 from mcpadmin.core.validation import clean_object, clean_text
 from tasks import state_machine
 from tasks.models import (
@@ -109,5 +111,6 @@ def task_delegate(
         metadata={**metadata, "actor": actor.audit()},
         created_at=now,
     )
+    count_on_commit(metrics.TASK_DELEGATIONS, delegation_type=delegation_type)
     task.refresh_from_db()
     return DelegationResult(task=task, delegation=delegation, transition=transition)

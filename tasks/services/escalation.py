@@ -13,8 +13,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import NotFound
+from mcpadmin.core.metrics import count_on_commit
 from tasks import state_machine
 from tasks.locks import task_locked, tasks_due_for_escalation_locked
 from tasks.models import DelegationType, Task, TaskDelegationHistory, TaskStateTransition
@@ -95,6 +97,9 @@ def task_escalate(
         },
         created_at=now,
     )
+    count_on_commit(metrics.TASK_ESCALATIONS, delegated="yes" if delegation else "no")
+    if delegation is not None:
+        count_on_commit(metrics.TASK_DELEGATIONS, delegation_type=DelegationType.SUPERVISION)
     task.refresh_from_db()
     return EscalationResult(
         task=task, from_priority=from_priority, to_priority=to_priority, delegation=delegation, note=note

@@ -20,8 +20,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.selectors import assignable_agent
+from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, invalid
+from mcpadmin.core.metrics import count_on_commit
 from mcpadmin.core.validation import UNSET, clean_json, clean_text
 from tasks import hooks, state_machine
 from tasks.models import Task, TaskStateTransition, TaskStatus
@@ -118,6 +120,7 @@ def change_status(
         metadata={**(metadata or {}), "actor": actor.audit()},
         created_at=now,
     )
+    count_on_commit(metrics.TASK_TRANSITIONS, from_status=transition.from_status, to_status=to_status)
     task.refresh_from_db()
     for hook in hooks.after_status_change:
         hook(task=task, transition=transition)

@@ -67,7 +67,7 @@ def test_a_request_without_a_usable_request_id_gets_one(admin_api):
     response = admin_api.post("/api/v1/tasks", {"title": "t"}, format="json", HTTP_X_REQUEST_ID="bad id\n")
     generated = response["X-Request-ID"]
     assert generated != "bad id\n"
-    assert len(generated) == 32
+    assert str(uuid.UUID(generated)) == generated, "a new UUID"
     assert summary(events(request_id=generated)) == [("tasks", "insert", response.json()["id"])]
 
 

@@ -17,6 +17,7 @@ from search.services import (
     DocumentInput,
     collection_create,
     collection_stats_fold,
+    collection_stats_fold_behind,
     documents_delete,
     documents_ingest,
 )
@@ -238,3 +239,14 @@ def test_statistics_are_exact_after_concurrent_ingest_update_and_delete():
     assert Embedding.objects.filter(tenant=tenant).exists()
     assert_exact(tenant, "race")
     tenant.delete()
+
+
+def test_a_collection_left_behind_by_a_failed_fold_is_caught_up_by_the_workers_pass(tenant):
+    ingest(tenant, "behind", corpus(5))
+    ingest(tenant, "current", corpus(3))
+    collection_stats_fold(collection_id=collection_named(tenant, "current").id)  # (on commit, outside a test)
+    behind = collection_named(tenant, "behind")  # its fold after the last write never ran (failed, process died)
+    assert not EmbeddingStatistics.objects.filter(collection_id=str(behind.id)).exists()
+    assert collection_stats_fold_behind() == 1
+    assert_exact(tenant, "behind")
+    assert collection_stats_fold_behind() == 0

@@ -29,6 +29,7 @@ from deploy.gap import expected_catalog, schema_gap_between
 from deploy.report import summary
 from deploy.scratch import migrated_scratch_database
 from mcpadmin.core.errors import DomainError
+from mcpadmin.progress import Progress
 from search.services import validated_collection_name
 
 EXIT_CANNOT_ADOPT = 1
@@ -92,14 +93,17 @@ class Command(BaseCommand):
         if not options["apply"]:
             self.stdout.write("Dry run: nothing was changed. Run again with --apply to adopt the database.")
             return
+        progress = Progress(self.stdout, len(plan.steps) + 1)
         try:
-            legacy_db_adopt(alias=alias, plan=plan, expected=expected)
+            legacy_db_adopt(alias=alias, plan=plan, expected=expected, progress=progress)
         except AdoptionFailed as failure:
+            progress.close()
             self.stderr.write(
                 f"Adoption failed at: {failure.step}\n{failure.error}\n"
                 "The transaction was rolled back: the database is exactly as it was."
             )
             raise SystemExit(EXIT_CANNOT_ADOPT) from failure
+        progress.close()
         self.stdout.write(
             "Adopted in one transaction: the schema matches the migrations, which are recorded as applied. "
             "`manage.py schema_gap` reports no gap; `manage.py migrate` takes over from here."

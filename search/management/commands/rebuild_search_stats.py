@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from uuid import UUID
 
@@ -10,31 +9,10 @@ from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 
 from mcpadmin.management.base import AuditedCommand
+from mcpadmin.progress import Progress
 from search.models import Collection
 from search.selectors import collection_documents_count, collection_stats_problems
 from search.services import collection_stats_rebuild, collections_adopt_orphans
-
-
-class ProgressBar:
-    """A one-line text progress bar (no dependency): `derived columns [#####-----] 500/1000 (0.8 s)`."""
-
-    def __init__(self, write: Any, total: int, width: int = 30) -> None:
-        self.write, self.total, self.width = write, max(total, 1), width
-        self.started = time.monotonic()
-        self.phase = ""
-
-    def __call__(self, done: int, phase: str) -> None:
-        if phase != self.phase and self.phase:
-            self.write("\n")
-        self.phase = phase
-        filled = int(self.width * min(done, self.total) / self.total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        elapsed = time.monotonic() - self.started
-        self.write(f"\r  {phase:16s} [{bar}] {done}/{self.total} ({elapsed:.1f} s)")
-
-    def close(self) -> None:
-        if self.phase:
-            self.write("\n")
 
 
 class Command(AuditedCommand):
@@ -68,7 +46,7 @@ class Command(AuditedCommand):
             label = f"{collection.tenant.name} / {collection.name}"
             if not options["verify_only"]:
                 self.stdout.write(f"{label}: rebuilding")
-                bar = ProgressBar(self._write_raw, collection_documents_count(collection))
+                bar = Progress(self.stdout, collection_documents_count(collection))
                 report = collection_stats_rebuild(collection=collection, progress=bar)
                 bar.close()
                 counters = "yes" if report.counters_fixed else "no"
@@ -86,10 +64,6 @@ class Command(AuditedCommand):
                 self.stdout.write(self.style.SUCCESS(f"  {label}: verified, exact"))
         if failed:
             raise CommandError(f"{failed} collection(s) did not verify.")
-
-    def _write_raw(self, text: str) -> None:
-        self.stdout.write(text, ending="")
-        self.stdout.flush()
 
 
 def _is_uuid(value: str) -> bool:

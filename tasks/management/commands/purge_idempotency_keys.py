@@ -8,6 +8,7 @@ from django.core.management.base import CommandParser
 
 from mcpadmin.core.idempotency import idempotency_key_purge_expired
 from mcpadmin.management.base import AuditedCommand
+from mcpadmin.progress import Progress
 
 
 class Command(AuditedCommand):
@@ -21,5 +22,7 @@ class Command(AuditedCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
 
     def handle(self, *args: Any, batch_size: int, **options: Any) -> None:
-        deleted = idempotency_key_purge_expired(batch_size=max(1, batch_size))
+        progress = Progress(self.stdout, None)
+        deleted = idempotency_key_purge_expired(batch_size=max(1, batch_size), progress=progress)
+        progress.close()
         self.stdout.write(f"deleted {deleted} expired idempotency key(s)")
