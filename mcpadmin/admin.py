@@ -1,7 +1,9 @@
-"""Django's own User and Group in the admin's theme: the same admins as django.contrib.auth's, on unfold's bases."""
+"""Third-party admins in the admin's theme: Django's User and Group, django-axes' lockouts (the same admins, on
+unfold's bases)."""
 
 from __future__ import annotations
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -24,3 +26,14 @@ class UserAdmin(DjangoUserAdmin, ModelAdmin):
 @admin.register(Group)
 class GroupAdmin(DjangoGroupAdmin, ModelAdmin):
     pass
+
+
+def _in_the_theme(model: type) -> None:
+    """django-axes' admins (login failures and lockouts) on unfold's base, keeping everything they define."""
+    original = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    admin.site.register(model, type(original.__name__, (original, ModelAdmin), {"__module__": __name__}))
+
+
+for _axes_model in (AccessAttempt, AccessLog, AccessFailureLog):
+    _in_the_theme(_axes_model)

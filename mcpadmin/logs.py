@@ -12,9 +12,29 @@ import sys
 from typing import Any
 
 import structlog
+from django.db import DatabaseError
+
+from mcpadmin.db import outage
+
+
+def quiet_outages(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A database outage is one line when it starts and one when it ends (`mcpadmin.db.outage`), not a traceback
+    per request: an event whose exception is an outage (django-structlog's `request_failed` of a request that
+    failed in a middleware, such as a CORS preflight) keeps its line and loses the traceback."""
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    error = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    if isinstance(error, DatabaseError) and outage.is_unavailable(error):
+        event_dict.pop("exc_info", None)
+        event_dict.pop("exception", None)
+        event_dict["database_unavailable"] = True
+    return event_dict
+
 
 #: Applied to records of the standard library before rendering (structlog's own records have been through them).
 _PRE_CHAIN: list[Any] = [
+    quiet_outages,
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
@@ -77,6 +97,7 @@ def configure_structlog() -> None:
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
+            quiet_outages,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),

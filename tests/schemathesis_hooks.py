@@ -53,6 +53,24 @@ def _valid_collection_name(name: Any) -> bool:
     )
 
 
+#: Free-form JSON (metadata, input_data, settings...) is refused deeper than this (MCPADMIN_JSON_MAX_DEPTH, 32).
+MAX_DEPTH = 30
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """`value` as PostgreSQL can store it, which JSON Schema cannot say of free-form JSON: no NUL character, no
+    lone surrogate, in any string or key, and no deeper than the limit (the API refuses those with a 400)."""
+    if isinstance(value, str):
+        return "".join(char for char in value if char != "\x00" and not "\ud800" <= char <= "\udfff")
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item, depth + 1) for item in value]
+    return value
+
+
 def _positive(case: Any) -> bool:
     meta = case.meta
     return meta is not None and meta.generation.mode == GenerationMode.POSITIVE
@@ -68,7 +86,7 @@ def map_case(context: Any, case: Any) -> Any:
         case.path_parameters = {**case.path_parameters, "collection": COLLECTION_NAME}
     if not isinstance(case.body, dict):
         return case
-    body = dict(case.body)
+    body = _storable(case.body)
     if operation == "POST /api/v1/collections":
         if not _valid_collection_name(body.get("name")):
             body["name"] = COLLECTION_NAME

@@ -27,7 +27,7 @@ from mcpadmin.api.idempotency import (
     renderer,
     request_fingerprint,
 )
-from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, JSONValueField, StrictCharField, StrictSerializer
+from mcpadmin.api.serializers import UUID_PATTERN, JSONObjectField, StrictCharField, StrictSerializer
 from mcpadmin.api.views import TenantScopedViewSet
 from workflows.definition import DEFINITION_SCHEMA, MAX_DEFINITION_BYTES, MAX_DEFINITION_DEPTH
 from workflows.engine import STEP_STATUSES
@@ -67,7 +67,7 @@ class WorkflowCreateSerializer(StrictSerializer):
     name = StrictCharField(max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
     workflow_type = serializers.ChoiceField(choices=WorkflowType.choices)
-    definition = JSONValueField(
+    definition = JSONObjectField(
         max_bytes=MAX_DEFINITION_BYTES,
         max_depth=MAX_DEFINITION_DEPTH,
         help_text="Validated against GET /api/v1/workflows/schema.",
@@ -77,7 +77,7 @@ class WorkflowCreateSerializer(StrictSerializer):
 class WorkflowPatchSerializer(StrictSerializer):
     name = StrictCharField(required=False, max_length=255)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
-    definition = JSONValueField(
+    definition = JSONObjectField(
         required=False,
         max_bytes=MAX_DEFINITION_BYTES,
         max_depth=MAX_DEFINITION_DEPTH,

@@ -41,7 +41,7 @@ def test_orphaned_tasks_are_repaired_with_history_then_refused(new_database):
         [healthy, tenant, agent],
     )
 
-    assert run("migrate", "tasks", "0008", "--database", alias).code == 0
+    assert run("migrate", "tasks", "0009", "--database", alias).code == 0
 
     rows = dict(
         execute(
