@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_CONCURRENCY ?= 3
 
-.PHONY: run test install lint format check-migrations openapi roundtrip pytest migrate serve worker db-stop psql clean
+.PHONY: run test docs install lint format check-migrations openapi roundtrip pytest migrate serve worker db-stop psql clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,14 @@ serve:
 worker: install
 	$(PY) manage.py run_worker
 
-## test: lint, migrations check, migration round trip on a populated database, pytest
-test: install lint check-migrations openapi roundtrip pytest
+## test: lint, migrations check, the docs site, migration round trip on a populated database, pytest
+test: install lint check-migrations openapi docs roundtrip pytest
+
+## docs: the documentation site, docs/ -> site/ (open site/index.html): reference pages current (else it fails
+## naming them: run tools/docs_reference.py), the OpenAPI schema generated, mkdocs build --strict (broken links fail)
+docs: install
+	$(PY) tools/docs_reference.py --check --openapi
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 ## lint: ruff, the layers (import-linter contracts in pyproject.toml), no private names or lazy imports across modules
 lint: install
@@ -72,7 +78,7 @@ psql: install
 	if [ -n "$$DATABASE_URL" ]; then $(PY) manage.py dbshell; else $(PY) -m mcpadmin.embedded_db psql; fi
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache site
 
 .PHONY: schema-gap
 

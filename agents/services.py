@@ -146,7 +146,7 @@ def agent_heartbeat(*, actor: Actor, agent_id: Any, now: datetime | None = None)
     """Records that the agent is alive (`last_seen_at`); an agent key beats only for its own agent.
 
     Then, in transactions of their own, hands out the waiting workflow tasks
-    this agent qualifies for (README, "Workflows": assignment): an agent
+    this agent qualifies for (docs, "Workflows": assignment): an agent
     coming online picks up what waited for it.
     """
     with transaction.atomic():

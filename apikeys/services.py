@@ -295,7 +295,7 @@ def apikey_authenticate(raw_key: str) -> ApiKey | None:
         if key is None or key.key_type != parsed.key_type:
             return None
     elif settings.MCPADMIN_ACCEPT_LEGACY_KEYS and 0 < len(raw_key) <= keys.MAX_KEY_LENGTH:
-        # Keys of the legacy platform (see README, "Deploying and upgrading"): found by their SHA-256.
+        # Keys of the legacy platform (see docs, "Deploying and upgrading"): found by their SHA-256.
         key = apikey_with_tenant(key_hash=keys.hash_key(raw_key))
         if key is None:
             return None

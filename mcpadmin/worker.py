@@ -16,7 +16,7 @@ goes with it. No table, no queue: the schedule needs no state but the clock and 
 On SIGTERM or SIGINT the worker starts no new pass, lets the running ones finish (up to
 `MCPADMIN_WORKER_GRACEFUL_SECONDS`), releases its locks and exits.
 
-Why not procrastinate (PostgreSQL job queue): it was built first and measured (README, Running it): its
+Why not procrastinate (PostgreSQL job queue): it was built first and measured (docs, Running it): its
 tables, types and 18 functions live in schema `mcp`; its Django migrations have no reverse; `schema_gap` cannot
 re-create its composite type; `adopt_legacy_db` runs migrations in one transaction and procrastinate's add enum
 values they use at once (refused by PostgreSQL); and every run of a periodic job costs ~10 commits and ~3 KB of

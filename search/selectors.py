@@ -11,7 +11,7 @@ computed exactly as `mcp.bm25_score` computes it (same operations in the same
 order and types), summed in lexeme order. (Candidates from the GIN index on
 `content_tsvector` with term frequencies from `term_frequencies` gave the same
 results 10-20 times slower: every candidate meant a heap row and a JSONB
-decompression; see the README.)
+decompression; see the docs.)
 
 Vectors: the HNSW index of the model's dimension (search/vector_indexes.py:
 one per common dimension on the raw vector, cosine; the one over the padded

@@ -295,7 +295,7 @@ class ForeignTaskSerializer(TaskSerializer):
 
 @extend_schema(tags=["tasks"])
 class WorkspaceTaskListView(PlatformViewMixin, generics.ListAPIView):
-    """The tasks of one workspace, for every caller that may read the workspace (README, "Workspaces").
+    """The tasks of one workspace, for every caller that may read the workspace (docs, "Workspaces").
 
     Crosses tenants on purpose, for reading only: a `public` workspace's tasks are listed to keys of any
     tenant, without the owning tenant's agent, key and link ids. A workspace the caller may not read is 404.

@@ -68,7 +68,7 @@ class TaskQuerySet(TenantQuerySet):
         and those of the workspaces they may read. Agent keys: the tasks assigned
         to their agent, the tasks delegated to it for collaboration, supervision
         or consultation (read-only for it; a handoff moves the task itself), and
-        the tasks of the workspaces it may read (README, "Workspaces").
+        the tasks of the workspaces it may read (docs, "Workspaces").
         """
         tasks = super().visible_to(actor)
         if actor.manages_tenant:

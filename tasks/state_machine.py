@@ -1,8 +1,8 @@
-"""The task state machine: the one table of allowed status changes (mirrored in README, "Task state machine").
+"""The task state machine: the one table of allowed status changes (docs/developers/tasks.md draws it).
 
 Every status change goes through `tasks.services` (`change_status`), which
 refuses any pair not listed here with a 409 naming the allowed targets.
-Change the table only with a reason in the README.
+Change the table only with a reason in the docs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.DELEGATED: (S.ASSIGNED, S.IN_PROGRESS, S.CANCELLED),
     S.IN_PROGRESS: (S.COMPLETED, S.FAILED, S.DELEGATED, S.CANCELLED),
     # -> pending is a retry (only while retry_count < max_retries; it increments retry_count).
-    # -> cancelled closes a task whose retries are exhausted (README: why this pair was added).
+    # -> cancelled closes a task whose retries are exhausted (docs/developers/tasks.md: why this pair was added).
     S.FAILED: (S.PENDING, S.CANCELLED),
     S.COMPLETED: (),
     S.CANCELLED: (),

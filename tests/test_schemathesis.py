@@ -7,7 +7,7 @@ acceptance, negative data rejection, missing required header, ignored auth, unsu
 The CLI rather than the pytest plugin: the plugin's lazy fixture schema relies on a pytest internal
 (`Node._nodeid`) that pytest 9.2 removed.
 
-The whole budget is `SCHEMATHESIS_BUDGET` below (README, "The API contract"): deterministic generation (no
+The whole budget is `SCHEMATHESIS_BUDGET` below (docs, "The API contract"): deterministic generation (no
 seed, no example database, no crash cache carried over), so every run sends the same cases and a failure
 reproduces with the printed command. `tests/schemathesis_hooks.py` gives positive cases real ids.
 """

@@ -1,7 +1,7 @@
 """API of workflows (`/workflows`) and their executions (`/workflow-executions`): validate, call a service, serialize.
 
 Service name `workflows`: admin, gateway and service keys read and write;
-agent and user keys read (README, key-type matrix). The definition's shape is
+agent and user keys read (docs, key-type matrix). The definition's shape is
 published at GET /workflows/schema and checked by `workflows.definition`
 on every write.
 """

@@ -69,7 +69,7 @@ DEFINITION_SCHEMA: dict[str, Any] = {
     "title": "mcpadmin workflow",
     "description": "The body of POST /api/v1/workflows as far as the definition goes: `definition` takes the shape "
     "of `$defs.<workflow_type>`. Templates (`title`, `description`, `input` of a task) may hold `{{ $.path }}` "
-    "placeholders; conditions (`when`, `while`) are expressions of the workflow expression language (README).",
+    "placeholders; conditions (`when`, `while`) are expressions of the workflow expression language (docs).",
     "type": "object",
     "required": ["workflow_type", "definition"],
     "properties": {

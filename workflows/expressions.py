@@ -1,6 +1,6 @@
 """The small, safe expression language of workflow conditions, and the `{{ path }}` templates of step tasks.
 
-Grammar (README, "Workflows"; keywords are lowercase)::
+Grammar (docs, "Workflows"; keywords are lowercase)::
 
     expression := or
     or         := and ("or" and)*

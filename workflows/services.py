@@ -47,7 +47,7 @@ from workflows.models import (
 
 W = WorkflowStatus
 
-#: The workflow status machine (README, "Workflows").
+#: The workflow status machine (docs, "Workflows").
 WORKFLOW_TRANSITIONS: dict[str, tuple[str, ...]] = {
     W.DRAFT: (W.ACTIVE, W.ARCHIVED),
     W.ACTIVE: (W.PAUSED, W.COMPLETED, W.FAILED, W.ARCHIVED),

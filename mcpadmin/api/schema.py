@@ -74,7 +74,7 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "tenants.api.TenantConfigPatchSerializer.rate_limit_config": {
         "type": "object",
         "additionalProperties": True,
-        "description": "Replaces the whole rate-limit configuration (README, Tenant configuration).",
+        "description": "Replaces the whole rate-limit configuration (docs, Tenant configuration).",
     },
     "tenants.api.TenantConfigPatchSerializer.allowed_origins": {
         "type": "array",

@@ -61,7 +61,7 @@ class StrictSerializer(serializers.Serializer):
     """Rejects members it does not accept, and values of another JSON type, instead of converting them.
 
     Unknown or read-only members are named (a typo, or an attempt to set `tenant`, is an error, not
-    silently dropped); `"k": "5"` for an integer and `5` for a string are errors, as the README promises.
+    silently dropped); `"k": "5"` for an integer and `5` for a string are errors, as the docs promise.
     """
 
     def to_internal_value(self, data: Any) -> Any:

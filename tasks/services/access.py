@@ -1,4 +1,4 @@
-"""Who may do what with a task (README, "Agents and tasks" and "Workspaces"), decided in one place.
+"""Who may do what with a task (docs, "Agents and tasks" and "Workspaces"), decided in one place.
 
 Admin, service and gateway keys (and operators, commands) may do anything
 within their tenant; an agent key works the tasks assigned to its agent and

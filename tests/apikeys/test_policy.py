@@ -1,4 +1,4 @@
-"""Every key type x every service area x read/write, allowed and refused, as documented in the README."""
+"""Every key type x every service area x read/write, allowed and refused, as documented (docs/developers/keys.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.apikeys.probe_urls"
 
 R, W, RW, NO = "r", "w", "rw", ""
 # Written out by hand (not derived from apikeys.policy) so that a change to the policy must change this table,
-# the README's matrix and this test together.
+# the docs' matrix (docs/developers/keys.md) and this test together.
 EXPECTED = {
     #            keys tenant-config agents tasks workflows workspaces search audit
     "admin":   [RW,  RW,            RW,    RW,   RW,       RW,        RW,    R],

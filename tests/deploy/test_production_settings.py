@@ -17,7 +17,7 @@ from django.urls import reverse
 from tenants.crypto import generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The README's production configuration (section "Production"), less the database (check --deploy needs none).
+#: The docs' production configuration (section "Production"), less the database (check --deploy needs none).
 PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "x7Qe-2vL9pK4mZ8rT1wY6uN3sB5cD0fG-hJ7kL2qW9eR4tY8uI1oP6aS3dF5gH0jK",

@@ -1,6 +1,6 @@
 """A collection in a workspace follows the workspace: viewers search, contributors ingest, moderators delete.
 
-Expectations written out from the rules (README, "Workspaces"), per role and visibility, with keys of another
+Expectations written out from the rules (docs, "Workspaces"), per role and visibility, with keys of another
 tenant reaching a public workspace's collection by its id.
 """
 

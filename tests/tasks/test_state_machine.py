@@ -86,12 +86,22 @@ def test_delegated_through_transition_points_to_the_delegate_endpoint(tenant):
     assert (status_of(refused.value), list(refused.value.details)) == (400, ["to_status"])
 
 
-def test_the_readme_table_is_the_code_table():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### Task state machine")[1].split("\n#")[0]
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "developers" / "tasks.md"
+
+
+def test_the_documented_table_is_the_code_table():
+    section = DOCS_PAGE.read_text().split("## Task state machine")[1].split("\n## ")[0]
     rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]*) \|", section, re.MULTILINE))
     documented = {status: tuple(re.findall(r"`(\w+)`", targets)) for status, targets in rows.items()}
     assert documented == {status: tuple(targets) for status, targets in TRANSITIONS.items()}
+
+
+def test_the_documented_diagram_is_the_code_table():
+    section = DOCS_PAGE.read_text().split("## Task state machine")[1].split("\n## ")[0]
+    diagram = section.split("```mermaid\n")[1].split("```")[0]
+    edges = re.findall(r"^\s*(\w+) --> (\w+)$", diagram, re.MULTILINE)
+    drawn = {status: tuple(target for source, target in edges if source == status) for status in TRANSITIONS}
+    assert drawn == {status: tuple(targets) for status, targets in TRANSITIONS.items()}
 
 
 def test_a_retry_increments_retry_count_until_max_retries_then_409(tenant):

@@ -1,7 +1,7 @@
 """Tasks that belong to a workspace: every caller x visibility x action through the API (keys of other tenants and a
 public workspace included), then the rules about assignees and delegates.
 
-The expectations are written out from the rules (README, "Workspaces": tasks in a workspace), not computed by the
+The expectations are written out from the rules (docs, "Workspaces": tasks in a workspace), not computed by the
 code under test.
 """
 

@@ -134,7 +134,7 @@ def test_a_workflow_with_running_executions_is_not_completed_or_failed(tenant, a
 
 
 def test_an_execution_left_running_under_a_retired_workflow_is_cancelled_when_it_next_advances(tenant, admin_api):
-    """A start that committed just before an archive (README: the archive cancels what it sees, the engine the rest)."""
+    """A start that committed just before an archive (docs: the archive cancels what it sees, the engine the rest)."""
     doer = worker(tenant)
     workflow_id = active_workflow(admin_api, "sequential", {"steps": [{"id": "a", "task": T}, {"id": "b", "task": T}]})
     started = run(admin_api, workflow_id)

@@ -1,6 +1,6 @@
 """Every caller x visibility x action on workspaces, through the API, including keys of other tenants.
 
-The expectations are written out here from the rules (README, "Workspaces"), not computed by the code
+The expectations are written out here from the rules (docs, "Workspaces"), not computed by the code
 under test: a change of the rules must change this file too.
 """
 
