@@ -20,7 +20,10 @@ from mcpadmin.core.access import WRITE
 
 
 def _tags() -> serializers.ListField:
-    return serializers.ListField(child=StrictCharField(max_length=100), required=False, max_length=100)
+    # Tags are identifiers, taken as given (not trimmed): a tag of only a control character is still a tag.
+    return serializers.ListField(
+        child=StrictCharField(max_length=100, trim_whitespace=False), required=False, max_length=100
+    )
 
 
 class AgentSerializer(serializers.ModelSerializer):

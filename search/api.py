@@ -269,6 +269,8 @@ class DeleteFiltersSerializer(FiltersSerializer):
 def _filters_from_query(params: Any) -> DocumentFilters:
     """Filters of a DELETE, from the query string (`metadata` is a JSON object)."""
     values: dict[str, Any] = {name: params[name] for name in params}
+    if values.get("metadata") == "":
+        del values["metadata"]  # `metadata=` says nothing (as a form's empty field): no metadata filter
     if "metadata" in values:
         try:
             values["metadata"] = parsers.loads(values["metadata"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -17,6 +17,7 @@ from workspaces.models import MemberRole, Workspace, WorkspaceMember, WorkspaceV
 from workspaces.policy import WorkspaceAccess, access_for, hidden_from, redacted
 from workspaces.selectors import membership_roles, workspace_for, workspace_members
 from workspaces.services import (
+    TEAM_TAG_PATTERN,
     workspace_create,
     workspace_delete,
     workspace_member_add,
@@ -56,11 +57,16 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         return access.role
 
 
+@extend_schema_field({"type": "string", "pattern": TEAM_TAG_PATTERN, "maxLength": 100})
+class TeamTagField(serializers.CharField):
+    """A team tag; the service checks its pattern (and names the tag that fails), the schema states it."""
+
+
 class WorkspaceWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=255)
     description = serializers.CharField(allow_blank=True, required=False)
     visibility = serializers.ChoiceField(choices=WorkspaceVisibility.choices, required=False)
-    team_tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
+    team_tags = serializers.ListField(child=TeamTagField(max_length=100), required=False, max_length=50)
     settings = JSONObjectField(required=False)
 
 

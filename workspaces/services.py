@@ -25,7 +25,9 @@ from workspaces.selectors import workspace_of_own_tenant
 MAX_TEAM_TAGS = 50
 
 
-_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+#: What a team tag is (the API's schema states it too).
+TEAM_TAG_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+_TAG_RE = re.compile(TEAM_TAG_PATTERN)
 
 
 def _require(access: WorkspaceAccess, action: str) -> None:
