@@ -24,10 +24,11 @@ def apikeys_expiring_soon(queryset: QuerySet[ApiKey], now: datetime) -> QuerySet
     )
 
 
-def apikey_descendant_ids(key_id: Any) -> list[Any]:
-    """Every key issued under `key_id`, transitively (not the key itself)."""
-    subtree = ApiKey.objects.filter(pk__in=RawSQL(SUBTREE_SQL, [key_id])).exclude(pk=key_id)  # noqa: S611
-    return list(subtree.values_list("pk", flat=True))
+def apikey_is_descendant(key_id: Any, ancestor_id: Any) -> bool:
+    """Was `key_id` issued under `ancestor_id`, transitively (a key is not its own descendant)? One EXISTS."""
+    if key_id == ancestor_id:
+        return False
+    return ApiKey.objects.filter(pk=key_id, pk__in=RawSQL(SUBTREE_SQL, [ancestor_id])).exists()  # noqa: S611
 
 
 def _select_list(model: type, alias: str) -> str:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from agents.models import Agent, AgentStatus
 from apikeys import keys, policy
 from apikeys.models import ApiKey
-from apikeys.selectors import apikey_descendant_ids, apikey_with_tenant
+from apikeys.selectors import apikey_is_descendant, apikey_with_tenant
 from mcpadmin.core.access import SERVICES, KeyType
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import Conflict, DomainError, Forbidden, invalid
@@ -105,7 +105,7 @@ def apikey_check_manages(actor: Actor, key: ApiKey) -> None:
     actor.check_tenant(key.tenant_id)
     if key.pk == actor.key_id:
         return
-    if key.pk not in set(apikey_descendant_ids(actor.key_id)):
+    if not apikey_is_descendant(key.pk, actor.key_id):
         raise Forbidden(
             "not_a_descendant",
             "A key manages only itself and the keys issued under it, never its ancestors or siblings.",
