@@ -319,6 +319,7 @@ MCPADMIN_WORKER_EVERY = {
         "purge_idempotency_keys": 3600,
         "purge_rate_limits": 86400,
         "fold_search_stats": 300,
+        "sync_collection_graphs": 60,
     }.items()
 }
 #: On SIGTERM a worker takes no new pass and waits this long for the running ones.

@@ -46,6 +46,7 @@ from mcpadmin.core import metrics
 from mcpadmin.core.actor import Actor
 from mcpadmin.core.idempotency import idempotency_key_purge_expired
 from search.services import collection_stats_fold_behind
+from search.vector_indexes import collection_graphs_sync
 from tasks.services import task_escalate_due
 from workflows.services import workflow_tasks_dispatch
 
@@ -84,12 +85,17 @@ def fold_search_stats() -> int:
     return collection_stats_fold_behind()
 
 
+def sync_collection_graphs() -> int:
+    return len(collection_graphs_sync())
+
+
 JOBS: tuple[Job, ...] = (
     Job("escalate_tasks", escalate_tasks, "task(s) escalated"),
     Job("dispatch_workflow_tasks", dispatch_workflow_tasks, "workflow task(s) assigned"),
     Job("purge_idempotency_keys", purge_idempotency_keys, "expired idempotency key(s) deleted"),
     Job("purge_rate_limits", purge_rate_limits, "rate-limit bucket(s) deleted"),
     Job("fold_search_stats", fold_search_stats, "collection statistics folded"),
+    Job("sync_collection_graphs", sync_collection_graphs, "collection graph(s) built or dropped"),
 )
 
 

@@ -186,26 +186,27 @@ def _iterative_scans_available() -> bool:
     return bool(row and row[0])
 
 
-# The index orders: vectors of a common dimension by the cosine distance of their raw vector at its own width (that
-# dimension's index), others by the inner product of the padded unit vectors (the padded index); each query repeats
-# its index's predicate, which is what lets the planner use a partial index. The score is computed from the row's
-# own inline vector (the same cosine similarity), so that no padded 6 KB vector is read back from TOAST.
+# A collection graph (search/vector_indexes.py) orders by the cosine distance of the raw vector at its own width,
+# WHERE its predicate (literals: a partial index serves only a query that repeats them); vectors of other
+# dimensions in a collection without a graph, by the inner product of the padded unit vectors (the padded index).
+# The score is computed from the row's own inline vector (the same cosine similarity), so that no padded 6 KB
+# vector is read back from TOAST.
 _VECTOR_SQL = """
 SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddings e
  WHERE {scope} AND e.model = %(model)s AND {predicate}
  ORDER BY {order}
  LIMIT %(limit)s
 """
+_PADDED_PATH = (
+    f"{vector_indexes.padded_predicate('e.')} AND e.normalized_embedding IS NOT NULL",
+    "e.normalized_embedding <#> %(vector)s::vector",
+)
 
 
-def _index_path(dimension: int) -> tuple[str, str]:
-    """(predicate, ORDER BY) of the HNSW index that holds vectors of `dimension`."""
-    if dimension in NATIVE_INDEX_DIMENSIONS:
-        return vector_indexes.native_predicate(dimension, "e."), vector_indexes.native_distance(dimension, "e.")
-    return (
-        f"{vector_indexes.padded_predicate('e.')} AND e.normalized_embedding IS NOT NULL",
-        "e.normalized_embedding <#> %(vector)s::vector",
-    )
+def _graph_path(graph: vector_indexes.GraphKey) -> tuple[str, str]:
+    """(predicate, ORDER BY) of a collection graph; the literals' % doubled (the statement has parameters)."""
+    predicate = vector_indexes.graph_predicate(graph, "e.").replace("%", "%%")
+    return predicate, vector_indexes.graph_distance(graph.dimension, "e.")
 
 
 # Exact scans compare the model's own vector (`embedding`, kept inline: migration search 0003) by cosine, not the
@@ -220,7 +221,7 @@ SELECT e.id, 1 - (e.embedding <=> %(raw_vector)s::vector) AS score FROM embeddin
 #: When at most this many documents pass the filters (extra filters: counted; none: the collection's size), an
 #: exact scan answers (it beats the HNSW scan, which filters after the fact and would walk ~k / selectivity of
 #: the shared graph to find k of them).
-EXACT_SCAN_MAX = 2000
+EXACT_SCAN_MAX = vector_indexes.GRAPH_MIN_DOCUMENTS
 # The filtered rows are collected first (vectors not read: TOAST pointers), and compared only when there
 # are at most %(cap)s of them. The first row carries how many there were (up to cap + 1).
 _CAPPED_EXACT_SQL = """
@@ -256,31 +257,45 @@ _EXACT_PREPARED = PreparedStatement.from_named(
 )
 
 
-@cache
-def _vector_prepared(dimension: int) -> PreparedStatement:
-    """The unfiltered search of vectors of `dimension`, prepared once per connection (one statement per index)."""
-    predicate, order = _index_path(dimension)
-    sql = _VECTOR_SQL.format(
-        scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s", predicate=predicate, order=order
-    )
-    path = dimension if dimension in NATIVE_INDEX_DIMENSIONS else "padded"
-    return PreparedStatement.from_named(f"mcpadmin_search_vector_{path}", sql, _VECTOR_PARAMETERS)
+# The unfiltered search of the padded index, prepared once per connection.
+_PADDED_PREPARED = PreparedStatement.from_named(
+    "mcpadmin_search_vector_padded",
+    _VECTOR_SQL.format(
+        scope="e.tenant_id = %(tenant_id)s AND e.collection = %(collection)s",
+        predicate=_PADDED_PATH[0],
+        order=_PADDED_PATH[1],
+    ),
+    _VECTOR_PARAMETERS,
+)
 
 
-def model_dimension(collection: Collection, model: str) -> int | None:
-    return _model_dimension_and_documents(collection, model)[0]
+@dataclass(frozen=True)
+class ModelInCollection:
+    """A model's dimension in a collection, the collection's size, and the model's graph when it is ready."""
+
+    dimension: int | None
+    documents: int
+    graph: vector_indexes.GraphKey | None = None
 
 
-def _model_dimension_and_documents(collection: Collection, model: str) -> tuple[int | None, int]:
-    """The model's dimension in the collection (None: no such model) and the collection's number of documents."""
+# One round trip: the model's row, the collection's size, and whether the model's graph is valid (pg_index).
+_MODEL_SQL = """
+SELECT cm.id, cm.dimension,
+       (SELECT coalesce(sum(documents), 0) FROM search_collection_counters WHERE collection_id = %(c)s),
+       (SELECT i.indisvalid FROM pg_class ic JOIN pg_index i ON i.indexrelid = ic.oid
+         WHERE ic.relname = %(prefix)s || cm.id AND i.indrelid = 'embeddings'::regclass)
+  FROM (SELECT 1) one LEFT JOIN search_collection_models cm ON cm.collection_id = %(c)s AND cm.model = %(m)s
+"""
+
+
+def model_in_collection(collection: Collection, model: str) -> ModelInCollection:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT (SELECT dimension FROM search_collection_models WHERE collection_id = %(c)s AND model = %(m)s),"
-            " (SELECT coalesce(sum(documents), 0) FROM search_collection_counters WHERE collection_id = %(c)s)",
-            {"c": collection.id, "m": model},
-        )
-        dimension, documents = cursor.fetchone()
-    return dimension, int(documents)
+        cursor.execute(_MODEL_SQL, {"c": collection.id, "m": model, "prefix": vector_indexes.GRAPH_PREFIX})
+        cm_id, dimension, documents, graph_valid = cursor.fetchone()
+    graph = None
+    if graph_valid:
+        graph = vector_indexes.GraphKey(cm_id, collection.tenant_id, collection.name, model, dimension)
+    return ModelInCollection(dimension, int(documents), graph)
 
 
 def vector_search(
@@ -290,7 +305,8 @@ def vector_search(
     problem = vector_problem(query_embedding)
     if problem:
         raise DomainError("invalid", f"query_embedding: {problem}", {"query_embedding": [problem]})
-    dimension, documents = _model_dimension_and_documents(collection, model)
+    found = model_in_collection(collection, model)
+    dimension = found.dimension
     if dimension is None:
         return ScoredList(method="none")  # no document of this model in the collection
     if dimension != len(query_embedding):
@@ -310,14 +326,17 @@ def vector_search(
             counted, *exact = cursor.fetchall()
         if counted[1] <= EXACT_SCAN_MAX:
             return ScoredList(hits=exact, method="exact")
-    if filters.is_empty() and documents <= EXACT_SCAN_MAX:
-        # A small collection: comparing its documents is cheaper than walking a shared graph for them, the
-        # more so the smaller its share of the graph (pgvector filters after the scan), and it is exact.
+    padded = dimension not in NATIVE_INDEX_DIMENSIONS
+    if found.graph is None and (found.documents <= EXACT_SCAN_MAX or not padded):
+        # A small collection (comparing its documents is cheaper than any graph walk, and exact), or a large one
+        # whose graph is not built yet (vector_indexes.collection_graphs_sync): every document compared.
         with connection.cursor() as cursor:
-            _EXACT_PREPARED.execute(cursor, [{**params, "vector": None}[name] for name in _VECTOR_PARAMETERS])
+            if filters.is_empty():
+                _EXACT_PREPARED.execute(cursor, [{**params, "vector": None}[name] for name in _VECTOR_PARAMETERS])
+            else:
+                cursor.execute(_EXACT_VECTOR_SQL.format(scope=scope), params)
             return ScoredList(hits=cursor.fetchall(), method="exact")
-    native = dimension in NATIVE_INDEX_DIMENSIONS
-    params["vector"] = None if native else normalized_padded_text(query_embedding)
+    params["vector"] = normalized_padded_text(query_embedding) if found.graph is None else None
     with transaction.atomic(), connection.cursor() as cursor:
         if _iterative_scans_available():
             cursor.execute(
@@ -325,10 +344,10 @@ def vector_search(
                 "set_config('hnsw.ef_search', %s, true)",
                 [str(max(40, min(limit, 1000)))],
             )
-        if filters.is_empty():
-            _vector_prepared(dimension).execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
+        if found.graph is None and filters.is_empty():
+            _PADDED_PREPARED.execute(cursor, [params[name] for name in _VECTOR_PARAMETERS])
         else:
-            predicate, order = _index_path(dimension)
+            predicate, order = _PADDED_PATH if found.graph is None else _graph_path(found.graph)
             cursor.execute(_VECTOR_SQL.format(scope=scope, predicate=predicate, order=order), params)
         hits, method = cursor.fetchall(), "hnsw"
         if len(hits) < limit:

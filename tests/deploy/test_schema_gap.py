@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db import connections
 
 from deploy import scratch
 from deploy.catalog import KEEP_MARKER
+from search.vector_indexes import GRAPH_COMMENT, GraphKey, graph_create_sql
 from tests.deploy.conftest import execute, run
 
 EMBEDDED = bool(settings.DATABASES["default"].get("EMBEDDED_PGDATA"))
@@ -82,6 +84,21 @@ def test_each_kind_of_gap_is_found_and_reported_by_kind(migrated_database):
     assert migrations["not_in_code"] == ["oldapp.0001_initial"]
     assert migrations["not_applied"] == ["sessions.0001_initial"]
     assert migrations["golang_migrate"] == {"schema": "mcp", "version": 1, "dirty": True}
+
+
+def test_collection_graphs_are_kept_not_gaps(migrated_database):
+    """A collection graph is data-driven (search/vector_indexes.py): its comment marks it kept, never extra."""
+    alias = migrated_database
+    key = GraphKey(7, uuid.uuid4(), "docs", "m", 384)
+    execute(alias, "SET search_path TO mcp, public")
+    for statement in graph_create_sql(key, concurrently=False):
+        execute(alias, statement)
+    execute(alias, "RESET search_path")
+    result = run("schema_gap", "--database", alias, "--format", "json")
+    assert result.code == 0, result.out
+    report = json.loads(result.out)
+    assert names(report["kept"]) == {("index", key.name)}
+    assert GRAPH_COMMENT.startswith(KEEP_MARKER)
 
 
 def test_the_text_report_has_one_object_per_line_grouped(migrated_database):

@@ -1,70 +1,106 @@
-"""The HNSW index of each dimension: common dimensions have their own on the raw vector, others share the padded one."""
+"""Collection graphs: a collection's model past the threshold gets an HNSW index of its own, which its searches walk;
+the padded index keeps the uncommon dimensions of the others."""
 
 from __future__ import annotations
 
+import json
 import random
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from search import selectors, vector_indexes
 from search.filters import DocumentFilters
-from search.models import NATIVE_INDEX_DIMENSIONS
+from search.models import NATIVE_INDEX_DIMENSIONS, Collection, CollectionModel, Embedding
 from search.selectors import collection_named, vector_search
-from search.services import DocumentInput
+from search.services import DocumentInput, documents_delete
 from tests.factories import service_tenant
-from tests.search.helpers import ingest
+from tests.search.helpers import OPERATOR, ingest
 from tests.search.test_vector import cosine, random_vector, vector_documents
 
 pytestmark = pytest.mark.django_db
+THRESHOLD = 20
 
 
 def hnsw_indexes(sql) -> dict[str, str]:
     return dict(sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'embeddings' AND indexdef ~ 'hnsw'"))
 
 
-def test_the_database_has_the_indexes_the_searches_are_written_for(sql):
-    """The migration's frozen SQL and search/vector_indexes.py describe the same indexes (same definitions)."""
+@pytest.fixture
+def graphs(monkeypatch):
+    """Graphs past THRESHOLD documents (exact comparison up to it, as in production with 2,000): sync() builds them."""
+    monkeypatch.setattr(vector_indexes, "GRAPH_MIN_DOCUMENTS", THRESHOLD)
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", THRESHOLD)
+
+    return vector_indexes.collection_graphs_sync  # inside the test's transaction: not CONCURRENTLY
+
+
+def graph_of(tenant, collection: str, model: str = "m") -> str:
+    row = CollectionModel.objects.get(collection__tenant=tenant, collection__name=collection, model=model)
+    return vector_indexes.graph_name(row.id)
+
+
+def search(tenant, collection: str, query: list[float], *, model: str = "m", limit: int = 10, filters=None):
+    return vector_search(
+        collection=collection_named(tenant, collection), model=model, query_embedding=query, limit=limit,
+        filters=filters or DocumentFilters(),
+    )  # fmt: skip
+
+
+def test_the_migrated_database_has_only_the_padded_index_as_the_code_writes_it(sql):
+    """Search 0007 dropped the shared indexes of the common dimensions; 0004's padded index is what the code says."""
     migrated = hnsw_indexes(sql)
-    assert sorted(migrated) == sorted(vector_indexes.all_index_names())
-    for name in migrated:
-        sql(f"DROP INDEX {name}")
-    for statement in vector_indexes.all_create_sql():
-        sql(statement)
+    assert sorted(migrated) == [vector_indexes.PADDED_INDEX]
+    sql(f"DROP INDEX {vector_indexes.PADDED_INDEX}")
+    sql(vector_indexes.padded_create_sql())
     assert hnsw_indexes(sql) == migrated  # the test's transaction rolls the swap back
 
 
-@pytest.mark.parametrize(
-    ("dimensions", "index"), [(384, "idx_embeddings_hnsw_384"), (16, "idx_embeddings_normalized_hnsw")]
-)
-def test_a_search_walks_the_index_of_its_dimension(tenant, hnsw_only, monkeypatch, sql, dimensions, index):
-    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 0)  # the filtered statement is not prepared: it can be explained
-    ingest(tenant, "v", vector_documents(40, 1, dimensions=dimensions))
-    query = random_vector(random.Random(2), dimensions)
+def test_a_collection_past_the_threshold_gets_a_graph_that_its_searches_walk(tenant, graphs, hnsw_only, sql):
+    ingest(tenant, "small", vector_documents(THRESHOLD, 1, dimensions=384))
+    ingest(tenant, "large", vector_documents(THRESHOLD + 1, 2, dimensions=384))
+    done = graphs()
+    name = graph_of(tenant, "large")
+    assert (done.built, done.dropped) == ([name], [])
+    again = graphs()
+    assert (again.ready, len(again)) == ([name], 0), "a second pass has nothing to do"
+    assert hnsw_indexes(sql)[name].endswith(
+        f"WHERE ((tenant_id = '{tenant.id}'::uuid) AND ((collection)::text = 'large'::text) "
+        "AND ((model)::text = 'm'::text) AND (vector_dims(embedding) = 384))"
+    )
+    query = random_vector(random.Random(2), 384)
+    assert search(tenant, "small", query).method == "exact"
     with CaptureQueriesContext(connection) as queries:
-        result = vector_search(
-            collection=collection_named(tenant, "v"), model="m", query_embedding=query, limit=5,
-            filters=DocumentFilters(model="m"),  # a filter that holds for every document
-        )  # fmt: skip
+        result = search(tenant, "large", query, limit=5)
     assert result.method == "hnsw"
     assert len(result.hits) == 5
     (statement,) = [q["sql"] for q in queries.captured_queries if "ORDER BY e." in q["sql"]]
     plan = "\n".join(row[0] for row in sql(f"EXPLAIN {statement}"))
-    assert f"Index Scan using {index}" in plan, plan
+    assert f"Index Scan using {name}" in plan, plan
+    assert "Filter" not in plan, "the graph holds only the collection's model: nothing is left to filter"
 
 
-@pytest.mark.parametrize("dimensions", NATIVE_INDEX_DIMENSIONS)
-def test_every_common_dimension_finds_its_nearest_documents_through_its_index(
-    tenant, hnsw_only, sql, monkeypatch, dimensions
-):
-    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", 0)  # as in a collection too large to compare one by one
+def test_a_large_collection_without_its_graph_yet_compares_every_document(tenant, graphs):
+    documents = vector_documents(THRESHOLD + 5, 3, dimensions=384)
+    ids = ingest(tenant, "v", documents)
+    query = random_vector(random.Random(4), 384)
+    result = search(tenant, "v", query, limit=5)
+    exact = sorted(((cosine(d.embedding, query), i) for d, i in zip(documents, ids, strict=True)), reverse=True)[:5]
+    assert result.method == "exact"
+    assert [i for i, _ in result.hits] == [i for _, i in exact]
+
+
+@pytest.mark.parametrize("dimensions", [*NATIVE_INDEX_DIMENSIONS, 16, 1536])
+def test_every_dimension_finds_its_nearest_documents_through_its_graph(tenant, graphs, hnsw_only, dimensions):
+    """Common and uncommon dimensions alike (those also sit in the padded index: the graph is what is walked)."""
     documents = vector_documents(60, dimensions, dimensions=dimensions)
     ids = ingest(tenant, "v", documents)
+    assert graphs().built == [graph_of(tenant, "v")]
     query = random_vector(random.Random(3), dimensions)
-    result = vector_search(
-        collection=collection_named(tenant, "v"), model="m", query_embedding=query, limit=10, filters=DocumentFilters()
-    )
+    result = search(tenant, "v", query)
     exact = sorted(((cosine(d.embedding, query), i) for d, i in zip(documents, ids, strict=True)), reverse=True)[:10]
     assert result.method == "hnsw"
     assert len(result.hits) == 10
@@ -75,15 +111,100 @@ def test_every_common_dimension_finds_its_nearest_documents_through_its_index(
             assert scores[document_id] == pytest.approx(score, abs=1e-6)
 
 
-def test_models_of_one_dimension_share_the_index_but_are_never_compared(tenant, hnsw_only):
-    rng = random.Random(4)
-    query = random_vector(rng, 384)
-    ingest(tenant, "v", [DocumentInput(content=f"a{i}", model="model-a", embedding=query) for i in range(20)])
-    b = set(ingest(tenant, "v", vector_documents(8, 5, model="model-b", dimensions=384)))
+def test_each_model_and_each_tenant_has_its_own_graph_and_sees_nothing_of_the_others(tenant, graphs, hnsw_only):
+    query = random_vector(random.Random(4), 384)
+    ingest(tenant, "v", [DocumentInput(content=f"a{i}", model="model-a", embedding=query) for i in range(30)])
+    b = set(ingest(tenant, "v", vector_documents(THRESHOLD + 3, 5, model="model-b", dimensions=384)))
     other = service_tenant()
-    ingest(other, "v", [DocumentInput(content=f"o{i}", model="model-b", embedding=query) for i in range(20)])
-    result = vector_search(
-        collection=collection_named(tenant, "v"), model="model-b", query_embedding=query, limit=10,
-        filters=DocumentFilters(),
-    )  # fmt: skip
-    assert {i for i, _ in result.hits} == b, "all of model-b's 8 (full k where k exist), none of model-a's or theirs"
+    ingest(other, "v", [DocumentInput(content=f"o{i}", model="model-b", embedding=query) for i in range(30)])
+    built = graphs().built
+    assert sorted(built) == sorted(
+        [graph_of(tenant, "v", "model-a"), graph_of(tenant, "v", "model-b"), graph_of(other, "v", "model-b")]
+    )
+    result = search(tenant, "v", query, model="model-b", limit=THRESHOLD + 10)
+    assert result.method == "exact", "fewer documents of the model than asked: the exact fallback, still scoped"
+    assert {i for i, _ in result.hits} == b, "all of model-b's (full k where k exist), none of model-a's or theirs"
+    result = search(tenant, "v", query, model="model-b", limit=10)
+    assert result.method == "hnsw"
+    assert {i for i, _ in result.hits} <= b
+
+
+def test_a_filtered_search_of_a_large_collection_walks_its_graph_and_keeps_full_k(tenant, graphs, hnsw_only):
+    documents = vector_documents(80, 6, rare_every=3, dimensions=384)
+    ids = dict(zip(ingest(tenant, "v", documents), documents, strict=True))
+    graphs()
+    rare = DocumentFilters(metadata={"rare": True})  # 27 documents: more than EXACT_SCAN_MAX, hence the graph
+    result = search(tenant, "v", random_vector(random.Random(7), 384), limit=10, filters=rare)
+    assert result.method == "hnsw"
+    assert len(result.hits) == 10
+    assert all(ids[i].metadata["rare"] for i, _ in result.hits)
+
+
+def test_names_that_need_quoting_reach_their_graph(tenant, graphs, hnsw_only):
+    """The graph's predicate is written with literals: quotes and % in names neither break it nor the search."""
+    collection, model = "it's 100% o'clock", "m'%s%%"
+    ingest(tenant, collection, vector_documents(THRESHOLD + 10, 8, model=model, dimensions=384))
+    assert graphs().built == [graph_of(tenant, collection, model)]
+    result = search(tenant, collection, random_vector(random.Random(9), 384), model=model, limit=5)
+    assert result.method == "hnsw"
+    assert len(result.hits) == 5
+
+
+def test_graphs_go_when_their_collection_does_or_shrinks_and_a_stale_one_is_rebuilt(tenant, graphs, sql):
+    ingest(tenant, "gone", vector_documents(THRESHOLD + 1, 10, dimensions=384))
+    ingest(tenant, "shrinks", vector_documents(THRESHOLD * 2, 11, dimensions=384))
+    ingest(tenant, "stale", vector_documents(THRESHOLD + 1, 12, dimensions=384))
+    gone, shrinks, stale = (graph_of(tenant, name) for name in ("gone", "shrinks", "stale"))
+    assert sorted(graphs().built) == sorted([gone, shrinks, stale])
+
+    Collection.objects.filter(tenant=tenant, name="gone").delete()
+    shrunk = collection_named(tenant, "shrinks")
+    documents_delete(actor=OPERATOR, collection=shrunk, filters=DocumentFilters(metadata={"i": 0}))
+    sql(f"COMMENT ON INDEX {stale} IS 'mcpadmin:keep collection graph of something else'")
+    done = graphs(dry_run=True)
+    assert (done.dropped, done.built) == (sorted([gone, stale]), [stale])
+    assert gone in hnsw_indexes(sql), "a dry run changes nothing"
+    assert graphs().dropped == sorted([gone, stale])
+    assert shrinks in hnsw_indexes(sql), "still past half the threshold: kept (no build and drop in turn)"
+
+    documents_delete(
+        actor=OPERATOR, collection=shrunk, filters=DocumentFilters(ids=tuple(document_ids(shrunk)[: THRESHOLD + 10]))
+    )
+    assert graphs().dropped == [shrinks], "under half the threshold: dropped"
+    assert sorted(hnsw_indexes(sql)) == sorted([vector_indexes.PADDED_INDEX, stale])
+
+
+def document_ids(collection: Collection) -> list:
+    documents = Embedding.objects.filter(tenant_id=collection.tenant_id, collection=collection.name)
+    return list(documents.order_by("id").values_list("id", flat=True))
+
+
+def test_an_import_builds_its_collection_graph_at_the_end(tenant, graphs, tmp_path):
+    rng = random.Random(13)
+    path = tmp_path / "docs.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"external_id": f"d{i}", "content": f"doc {i}", "model": "m", "embedding": random_vector(rng, 8)}
+            )
+            + "\n"
+            for i in range(THRESHOLD + 1)
+        )
+    )
+    out = StringIO()
+    call_command("import_documents", str(path), "--tenant", str(tenant.id), "--collection", "imported", stdout=out)
+    assert f"built the collection graph {graph_of(tenant, 'imported')}" in out.getvalue()
+
+
+def test_the_command_says_what_it_would_do_and_does_it(tenant, graphs):
+    ingest(tenant, "v", vector_documents(THRESHOLD + 1, 14, dimensions=384))
+    name = graph_of(tenant, "v")
+    out = StringIO()
+    call_command("sync_collection_graphs", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[0] == f"would build {name}"
+    out = StringIO()
+    call_command("sync_collection_graphs", stdout=out)
+    assert out.getvalue().splitlines()[0] == f"built {name}"
+    out = StringIO()
+    call_command("sync_collection_graphs", stdout=out)
+    assert out.getvalue().startswith("1 graph(s) in place, 0 built, 0 dropped")
