@@ -195,7 +195,7 @@ class CollectionAdmin(ReadOnlyAdmin):
             stats["total_length"],
             f"{stats['avg_document_length']:.2f}",
             stats["unique_terms"],
-            ", ".join(f"{m['model']} ({m['dimension']})" for m in stats["models"]) or "-",
+            ", ".join(f"{m['model']} ({m['dimension']}; {m['vector_search']})" for m in stats["models"]) or "-",
             terms,
             stats["statistics_id"],
             stats["statistics_last_updated"] or "never",

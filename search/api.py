@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -34,6 +35,7 @@ from search.services import (
     documents_delete,
     documents_ingest,
 )
+from search.vector_indexes import GRAPH_MIN_DOCUMENTS, VECTOR_PATHS
 from search.vectors import FLOAT4_MAX, FLOAT4_MIN_NORMAL, vector_problem
 from workspaces.policy import redacted, refuse_hidden_filters
 
@@ -62,20 +64,24 @@ class EmbeddingField(serializers.Field):
 
 
 class DocumentItemSerializer(StrictSerializer):
-    external_id = serializers.CharField(max_length=255, required=False, allow_null=True)
-    content = serializers.CharField(trim_whitespace=False, allow_blank=False)
+    """Identifiers (external_id, model, agent_id, task_type) are opaque keys, taken as given: trimming them would
+    file the document under another key than the client's (and refuse " " while the schema allows it)."""
+
+    external_id = serializers.CharField(max_length=255, required=False, allow_null=True, trim_whitespace=False)
+    content = serializers.CharField(
+        trim_whitespace=False,
+        allow_blank=False,
+        validators=[RegexValidator(r"\S", "Content must not be empty.")],  # the schema's pattern: not only spaces
+    )
     embedding = EmbeddingField(required=False, allow_null=True, help_text=f"Up to {NORMALIZED_DIMENSIONS} numbers.")
-    model = serializers.CharField(max_length=255, help_text="The embedding model (also for documents without one).")
-    agent_id = serializers.CharField(max_length=255, required=False, allow_null=True)
-    task_type = serializers.CharField(max_length=50, required=False, allow_null=True)
+    model = serializers.CharField(
+        max_length=255, trim_whitespace=False, help_text="The embedding model (also for documents without one)."
+    )
+    agent_id = serializers.CharField(max_length=255, required=False, allow_null=True, trim_whitespace=False)
+    task_type = serializers.CharField(max_length=50, required=False, allow_null=True, trim_whitespace=False)
     cost_usd = serializers.DecimalField(max_digits=10, decimal_places=6, required=False, allow_null=True)
     generation_time_ms = StrictIntegerField(min_value=0, required=False, allow_null=True)
     metadata = JSONObjectField(required=False)
-
-    def validate_content(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("Content must not be empty.")
-        return value
 
 
 class IngestSerializer(StrictSerializer):
@@ -123,6 +129,14 @@ class CollectionCreateSerializer(StrictSerializer):
 class ModelDimensionSerializer(serializers.Serializer):
     model = serializers.CharField()
     dimension = serializers.IntegerField()
+    vector_search = serializers.ChoiceField(
+        choices=VECTOR_PATHS,
+        help_text=(
+            f"How its vector searches run: 'exact' (at most {GRAPH_MIN_DOCUMENTS} documents: every one compared), "
+            "'graph' (the collection's own HNSW index of this model), 'graph pending' (large enough for one, not "
+            "built yet: every document compared until the worker builds it)."
+        ),
+    )
 
 
 class TermCountSerializer(serializers.Serializer):
@@ -148,8 +162,8 @@ class CollectionStatsSerializer(CollectionSerializer):
 
 
 class FiltersSerializer(StrictSerializer):
-    agent_id = serializers.CharField(max_length=255, required=False)
-    task_type = serializers.CharField(max_length=50, required=False)
+    agent_id = serializers.CharField(max_length=255, required=False, trim_whitespace=False)
+    task_type = serializers.CharField(max_length=50, required=False, trim_whitespace=False)
     metadata = JSONObjectField(required=False, help_text="JSON containment: metadata @> this object.")
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
@@ -181,7 +195,7 @@ class SearchRequestSerializer(StrictSerializer):
     )
     query = serializers.CharField(max_length=10_000, required=False, allow_blank=True, trim_whitespace=False)
     query_embedding = EmbeddingField(required=False, allow_null=True)
-    model = serializers.CharField(max_length=255, required=False, allow_null=True)
+    model = serializers.CharField(max_length=255, required=False, allow_null=True, trim_whitespace=False)
     mode = serializers.ChoiceField(choices=["hybrid", "bm25", "vector"], default="hybrid")
     k = StrictIntegerField(min_value=1, max_value=100, default=10)
     filters = FiltersSerializer(required=False)

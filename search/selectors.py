@@ -553,13 +553,17 @@ def collection_statistics(collection: Collection, *, top_terms: int = 20) -> dic
     documents, total_length, unique_terms = rows[0][:3]
     top = [(term, count) for _, _, _, term, count in rows if term is not None]
     folded = EmbeddingStatistics.objects.filter(collection_id=collection.statistics_id).first()
+    paths = vector_indexes.collection_vector_paths(collection.id)
     return {
         "total_documents": int(documents),
         "total_length": int(total_length),
         "avg_document_length": (int(total_length) / int(documents)) if documents else 0.0,
         "unique_terms": int(unique_terms),
         "top_terms": [{"term": term, "document_count": count} for term, count in top],
-        "models": list(collection.models.order_by("model").values("model", "dimension")),
+        "models": [
+            model | {"vector_search": paths.get(model["model"], "exact")}
+            for model in collection.models.order_by("model").values("model", "dimension")
+        ],
         "statistics_id": collection.statistics_id,
         "statistics_last_updated": folded.last_updated if folded else None,
     }

@@ -138,6 +138,34 @@ class GraphSync:
         return len(self.built) + len(self.dropped)
 
 
+#: How a model of a collection is searched (`collection_vector_paths`): its graph, every document compared (a
+#: small collection), or every document compared until the worker builds the graph it qualifies for.
+VECTOR_PATHS = ("graph", "exact", "graph pending")
+_PATHS_SQL = """
+SELECT cm.model,
+       (SELECT i.indisvalid FROM pg_class ic JOIN pg_index i ON i.indexrelid = ic.oid
+         WHERE ic.relname = %(prefix)s || cm.id AND i.indrelid = 'embeddings'::regclass),
+       (SELECT count(*) FROM (SELECT 1 FROM embeddings e
+                               WHERE e.tenant_id = c.tenant_id AND e.collection = c.name AND e.model = cm.model
+                               LIMIT %(cap)s) capped)
+  FROM search_collection_models cm JOIN search_collections c ON c.id = cm.collection_id
+ WHERE cm.collection_id = %(collection_id)s
+"""
+
+
+def collection_vector_paths(collection_id: UUID, *, using: str = DEFAULT_DB_ALIAS) -> dict[str, str]:
+    """Each model of the collection: how its vector searches run (one of VECTOR_PATHS)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            _PATHS_SQL, {"collection_id": collection_id, "prefix": GRAPH_PREFIX, "cap": GRAPH_MIN_DOCUMENTS + 1}
+        )
+        rows = cursor.fetchall()
+    return {
+        model: "graph" if valid else ("graph pending" if documents > GRAPH_MIN_DOCUMENTS else "exact")
+        for model, valid, documents in rows
+    }
+
+
 # Every collection-model with more than the threshold's share of documents (a capped count per model: an
 # index-only scan of idx_embeddings_content_hash stops at the cap), and every graph present, valid or not.
 _WANTED_SQL = """

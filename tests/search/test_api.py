@@ -159,7 +159,7 @@ def test_collection_statistics(papers):
     assert body["total_length"] == 13
     assert body["avg_document_length"] == pytest.approx(13 / 3)
     assert body["top_terms"][0] == {"term": "flow", "document_count": 3}
-    assert body["models"] == [{"model": "m", "dimension": 3}]
+    assert body["models"] == [{"model": "m", "dimension": 3, "vector_search": "exact"}]
     assert body["statistics_last_updated"]
     listing = papers.get("/api/v1/collections").json()
     assert [c["name"] for c in listing["results"]] == ["papers"]
@@ -233,6 +233,15 @@ def test_a_bad_document_is_a_400_naming_its_index_and_field(papers, tenant, item
     details = error_of(response)["details"]
     assert field in details["documents"]["1"]
     assert Embedding.objects.filter(tenant=tenant).count() == before  # nothing written
+
+
+def test_identifiers_are_stored_as_given_not_trimmed(admin_api, tenant):
+    """external_id, model, agent_id and task_type are opaque keys: " a " is not "a" (the schema allows both)."""
+    document = {"content": "x", "model": " m ", "external_id": " ", "agent_id": "a ", "task_type": " t"}
+    response = ingest(admin_api, [document], collection="keys")
+    assert response.status_code == 200, response.content
+    stored = Embedding.objects.get(tenant=tenant, collection="keys")
+    assert (stored.model, stored.external_id, stored.agent_id, stored.task_type) == (" m ", " ", "a ", " t")
 
 
 def test_too_many_dimensions_is_refused(admin_api):

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from search import selectors, vector_indexes
 from search.filters import DocumentFilters
 from search.models import NATIVE_INDEX_DIMENSIONS, Collection, CollectionModel, Embedding
-from search.selectors import collection_named, vector_search
+from search.selectors import collection_named, collection_statistics, vector_search
 from search.services import DocumentInput, documents_delete
 from tests.factories import service_tenant
 from tests.search.helpers import OPERATOR, ingest
@@ -208,3 +208,16 @@ def test_the_command_says_what_it_would_do_and_does_it(tenant, graphs):
     out = StringIO()
     call_command("sync_collection_graphs", stdout=out)
     assert out.getvalue().startswith("1 graph(s) in place, 0 built, 0 dropped")
+
+
+def test_the_statistics_say_how_each_model_is_searched(tenant, graphs):
+    ingest(tenant, "v", vector_documents(THRESHOLD + 1, 15, model="big", dimensions=384))
+    ingest(tenant, "v", vector_documents(3, 16, model="small", dimensions=8))
+
+    def paths() -> dict[str, str]:
+        models = collection_statistics(collection_named(tenant, "v"))["models"]
+        return {model["model"]: model["vector_search"] for model in models}
+
+    assert paths() == {"big": "graph pending", "small": "exact"}
+    graphs()
+    assert paths() == {"big": "graph", "small": "exact"}
