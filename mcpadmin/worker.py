@@ -1,8 +1,9 @@
 """The worker: every periodic job of the platform, each on its own schedule, in one process (`manage.py run_worker`).
 
 Each job calls the same service as its management command (`escalate_tasks`, `dispatch_workflow_tasks`,
-`purge_idempotency_keys`, `purge_rate_limits`), so a job and a command never disagree; the services were already
-safe to run concurrently (`FOR UPDATE SKIP LOCKED` batches, compare-and-set updates).
+`purge_idempotency_keys`, `purge_rate_limits`, `sync_collection_graphs`), so a job and a command never disagree;
+the services were already safe to run concurrently (`FOR UPDATE SKIP LOCKED` batches, compare-and-set updates),
+except graph builds, which the job's lock keeps to one at a time.
 
 Schedule: job `j` runs once per slot of `every[j]` seconds, slots aligned on the epoch (every 30 s: at :00 and :30
 of each minute; every 86400 s: once per UTC day). A worker that starts in the middle of a slot runs the job at once.
