@@ -67,6 +67,8 @@ GRAPH_MIN_DOCUMENTS = 2000
 GRAPH_PREFIX = "idx_embeddings_graph_"
 #: Starts the comment of every graph: `schema_gap` reports it as kept, not as a gap (deploy.catalog.KEEP_MARKER).
 GRAPH_COMMENT = "mcpadmin:keep collection graph "
+#: The advisory lock (two keys: "mcpg", 1) that keeps graph syncs one at a time.
+SYNC_LOCK = (0x6D637067, 1)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class GraphSync:
     dropped: list[str] = field(default_factory=list)
     #: Large collection-models whose graph is in place and valid.
     ready: list[str] = field(default_factory=list)
+    #: Another sync was running: this one did nothing.
+    busy: bool = False
 
     def __len__(self) -> int:
         return len(self.built) + len(self.dropped)
@@ -196,11 +200,31 @@ def collection_graphs_sync(
 
     `collection_id`: only that collection's graphs are built (after a bulk import), none dropped.
     CONCURRENTLY (no lock on readers or writers) unless called inside a transaction, where it cannot run (a test,
-    a caller's atomic block: the build then locks writers out until that transaction ends). Safe to run by several
-    processes at once only under the worker's job lock (two builds of one name fail).
+    a caller's atomic block: the build then locks writers out until that transaction ends). When another sync is
+    running (an advisory lock says so), returns at once with `busy` set.
     """
-    if concurrently is None:
-        concurrently = not connections[using].in_atomic_block
+    in_transaction = connections[using].in_atomic_block
+    # One sync at a time (the worker's job, the command, imports): two builds of one graph would collide. Inside a
+    # transaction the lock is the transaction's (released whatever happens); outside, the session's, released here.
+    with connections[using].cursor() as cursor:
+        how_long = "xact_" if in_transaction else ""
+        cursor.execute(f"SELECT pg_try_advisory_{how_long}lock(%s, %s)", SYNC_LOCK)
+        if not cursor.fetchone()[0]:
+            return GraphSync(busy=True)
+    try:
+        return _sync(
+            collection_id=collection_id,
+            concurrently=not in_transaction if concurrently is None else concurrently,
+            dry_run=dry_run,
+            using=using,
+        )
+    finally:
+        if not in_transaction:
+            with connections[using].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", SYNC_LOCK)
+
+
+def _sync(*, collection_id: UUID | None, concurrently: bool, dry_run: bool, using: str) -> GraphSync:
     done = GraphSync()
     with connections[using].cursor() as cursor:
         cursor.execute(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from search import selectors, vector_indexes
@@ -221,3 +222,32 @@ def test_the_statistics_say_how_each_model_is_searched(tenant, graphs):
     assert paths() == {"big": "graph pending", "small": "exact"}
     graphs()
     assert paths() == {"big": "graph", "small": "exact"}
+
+
+def test_one_sync_at_a_time_another_returns_at_once(tenant, graphs):
+    """The worker's job, the command and imports take the same advisory lock: a second sync builds nothing."""
+    ingest(tenant, "v", vector_documents(THRESHOLD + 1, 17, dimensions=384))
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:  # another session, as another process would be
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", vector_indexes.SYNC_LOCK)
+            held.set()
+            release.wait(10)
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", vector_indexes.SYNC_LOCK)
+        connections["default"].close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(10)
+        busy = graphs()
+        out = StringIO()
+        call_command("sync_collection_graphs", stdout=out)
+    finally:
+        release.set()
+        thread.join()
+    assert busy.busy
+    assert len(busy) == 0
+    assert out.getvalue().startswith("another sync is running")
+    assert graphs().built == [graph_of(tenant, "v")], "once the other is done, the next one builds"

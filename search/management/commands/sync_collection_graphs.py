@@ -28,6 +28,9 @@ class Command(AuditedCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         done = collection_graphs_sync(dry_run=options["dry_run"])
+        if done.busy:
+            self.stdout.write("another sync is running (the worker's job?): nothing done here; it builds what is due")
+            return
         verb = ("would build", "would drop") if options["dry_run"] else ("built", "dropped")
         for name in done.built:
             self.stdout.write(f"{verb[0]} {name}")
