@@ -251,3 +251,48 @@ def test_one_sync_at_a_time_another_returns_at_once(tenant, graphs):
     assert len(busy) == 0
     assert out.getvalue().startswith("another sync is running")
     assert graphs().built == [graph_of(tenant, "v")], "once the other is done, the next one builds"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_graph_built_concurrently_while_writers_ingest_holds_every_document(monkeypatch):
+    """The production path: CONCURRENTLY, outside a transaction, while another session keeps ingesting. Every
+    document committed before, during and after the build is found through the graph."""
+    monkeypatch.setattr(vector_indexes, "GRAPH_MIN_DOCUMENTS", THRESHOLD)
+    monkeypatch.setattr(selectors, "EXACT_SCAN_MAX", THRESHOLD)
+    tenant = service_tenant()
+    rng = random.Random(18)
+    ingest(tenant, "v", vector_documents(THRESHOLD * 3, 19, dimensions=384))
+    targets = [random_vector(rng, 384) for _ in range(12)]
+    stop, written = threading.Event(), []
+
+    def writer() -> None:  # one document per target, each its own commit, while the build runs
+        try:
+            for i, target in enumerate(targets):
+                if stop.is_set():
+                    break
+                written.append(ingest(tenant, "v", [DocumentInput(content=f"t{i}", model="m", embedding=target)])[0])
+        finally:
+            connections["default"].close()
+
+    name = graph_of(tenant, "v")
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        done = vector_indexes.collection_graphs_sync()
+        thread.join(30)
+        assert done.built == [name]
+        collection = collection_named(tenant, "v")
+        for i, target in enumerate(targets[len(written) :], start=len(written)):  # the rest, after the build
+            written.append(ingest(tenant, "v", [DocumentInput(content=f"t{i}", model="m", embedding=target)])[0])
+        for target, document_id in zip(targets, written, strict=True):
+            result = vector_search(
+                collection=collection, model="m", query_embedding=target, limit=1, filters=DocumentFilters()
+            )
+            assert result.method == "hnsw"
+            assert result.hits[0][0] == document_id
+    finally:
+        stop.set()
+        thread.join(30)
+        Collection.objects.filter(tenant=tenant).delete()  # the graph is not the flush's: the next sync drops it
+        dropped = vector_indexes.collection_graphs_sync().dropped
+    assert dropped == [name]
