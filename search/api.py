@@ -134,7 +134,8 @@ class ModelDimensionSerializer(serializers.Serializer):
         help_text=(
             f"How its vector searches run: 'exact' (at most {GRAPH_MIN_DOCUMENTS} documents: every one compared), "
             "'graph' (the collection's own HNSW index of this model), 'graph pending' (large enough for one, not "
-            "built yet: every document compared until the worker builds it)."
+            "built yet: every document compared until the worker builds it; vectors of uncommon dimensions use "
+            "the shared padded index meanwhile)."
         ),
     )
 

@@ -279,18 +279,17 @@ class ModelInCollection:
 
 
 # One round trip: the model's row, the collection's size, and whether the model's graph is valid (pg_index).
-_MODEL_SQL = """
+_MODEL_SQL = f"""
 SELECT cm.id, cm.dimension,
        (SELECT coalesce(sum(documents), 0) FROM search_collection_counters WHERE collection_id = %(c)s),
-       (SELECT i.indisvalid FROM pg_class ic JOIN pg_index i ON i.indexrelid = ic.oid
-         WHERE ic.relname = %(prefix)s || cm.id AND i.indrelid = 'embeddings'::regclass)
+       {vector_indexes.GRAPH_VALID_SQL}
   FROM (SELECT 1) one LEFT JOIN search_collection_models cm ON cm.collection_id = %(c)s AND cm.model = %(m)s
 """
 
 
 def model_in_collection(collection: Collection, model: str) -> ModelInCollection:
     with connection.cursor() as cursor:
-        cursor.execute(_MODEL_SQL, {"c": collection.id, "m": model, "prefix": vector_indexes.GRAPH_PREFIX})
+        cursor.execute(_MODEL_SQL, {"c": collection.id, "m": model})
         cm_id, dimension, documents, graph_valid = cursor.fetchone()
     graph = None
     if graph_valid:
@@ -553,17 +552,13 @@ def collection_statistics(collection: Collection, *, top_terms: int = 20) -> dic
     documents, total_length, unique_terms = rows[0][:3]
     top = [(term, count) for _, _, _, term, count in rows if term is not None]
     folded = EmbeddingStatistics.objects.filter(collection_id=collection.statistics_id).first()
-    paths = vector_indexes.collection_vector_paths(collection.id)
     return {
         "total_documents": int(documents),
         "total_length": int(total_length),
         "avg_document_length": (int(total_length) / int(documents)) if documents else 0.0,
         "unique_terms": int(unique_terms),
         "top_terms": [{"term": term, "document_count": count} for term, count in top],
-        "models": [
-            model | {"vector_search": paths.get(model["model"], "exact")}
-            for model in collection.models.order_by("model").values("model", "dimension")
-        ],
+        "models": vector_indexes.collection_models(collection.id),
         "statistics_id": collection.statistics_id,
         "statistics_last_updated": folded.last_updated if folded else None,
     }

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -142,46 +143,51 @@ class GraphSync:
         return len(self.built) + len(self.dropped)
 
 
-#: How a model of a collection is searched (`collection_vector_paths`): its graph, every document compared (a
-#: small collection), or every document compared until the worker builds the graph it qualifies for.
+# Fragments of the queries that read collection-models (`cm`, of the collection `c`): whether `cm`'s graph is
+# valid (NULL: there is none), and how many documents it has, counted up to %(cap)s (an index-only scan of
+# idx_embeddings_content_hash that stops at the cap).
+GRAPH_VALID_SQL = f"""(SELECT i.indisvalid FROM pg_class ic JOIN pg_index i ON i.indexrelid = ic.oid
+  WHERE ic.relname = '{GRAPH_PREFIX}' || cm.id AND i.indrelid = 'embeddings'::regclass)"""
+_MODEL_DOCUMENTS_SQL = """(SELECT count(*) FROM (SELECT 1 FROM embeddings e
+  WHERE e.tenant_id = c.tenant_id AND e.collection = c.name AND e.model = cm.model LIMIT %(cap)s) capped)"""
+
+#: How a model of a collection is searched (`collection_models`): its graph; every document compared (at most
+#: GRAPH_MIN_DOCUMENTS of them); or, past that, every document compared until the worker builds its graph. (Vectors
+#: of uncommon dimensions in a collection past EXACT_SCAN_MAX documents use the padded shared index until then.)
 VECTOR_PATHS = ("graph", "exact", "graph pending")
-_PATHS_SQL = """
-SELECT cm.model,
-       (SELECT i.indisvalid FROM pg_class ic JOIN pg_index i ON i.indexrelid = ic.oid
-         WHERE ic.relname = %(prefix)s || cm.id AND i.indrelid = 'embeddings'::regclass),
-       (SELECT count(*) FROM (SELECT 1 FROM embeddings e
-                               WHERE e.tenant_id = c.tenant_id AND e.collection = c.name AND e.model = cm.model
-                               LIMIT %(cap)s) capped)
+_MODELS_SQL = f"""
+SELECT cm.model, cm.dimension, {GRAPH_VALID_SQL}, {_MODEL_DOCUMENTS_SQL}
   FROM search_collection_models cm JOIN search_collections c ON c.id = cm.collection_id
  WHERE cm.collection_id = %(collection_id)s
+ ORDER BY cm.model
 """
 
 
-def collection_vector_paths(collection_id: UUID, *, using: str = DEFAULT_DB_ALIAS) -> dict[str, str]:
-    """Each model of the collection: how its vector searches run (one of VECTOR_PATHS)."""
+def collection_models(collection_id: UUID, *, using: str = DEFAULT_DB_ALIAS) -> list[dict[str, Any]]:
+    """Each model of the collection, by name: its dimension and how its vector searches run (`vector_search`, one
+    of VECTOR_PATHS)."""
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            _PATHS_SQL, {"collection_id": collection_id, "prefix": GRAPH_PREFIX, "cap": GRAPH_MIN_DOCUMENTS + 1}
-        )
+        cursor.execute(_MODELS_SQL, {"collection_id": collection_id, "cap": GRAPH_MIN_DOCUMENTS + 1})
         rows = cursor.fetchall()
-    return {
-        model: "graph" if valid else ("graph pending" if documents > GRAPH_MIN_DOCUMENTS else "exact")
-        for model, valid, documents in rows
-    }
+    return [
+        {
+            "model": model,
+            "dimension": dimension,
+            "vector_search": "graph" if valid else ("graph pending" if documents > GRAPH_MIN_DOCUMENTS else "exact"),
+        }
+        for model, dimension, valid, documents in rows
+    ]
 
 
-# Every collection-model with more than the threshold's share of documents (a capped count per model: an
-# index-only scan of idx_embeddings_content_hash stops at the cap), and every graph present, valid or not.
-_WANTED_SQL = """
-SELECT cm.id, c.tenant_id, c.name, cm.model, cm.dimension,
-       (SELECT count(*) FROM (SELECT 1 FROM embeddings e
-                               WHERE e.tenant_id = c.tenant_id AND e.collection = c.name AND e.model = cm.model
-                               LIMIT %(cap)s) capped)
+# Every collection-model of a collection with more than half the threshold of documents, with its own count.
+_WANTED_SQL = f"""
+SELECT cm.id, c.tenant_id, c.name, cm.model, cm.dimension, {_MODEL_DOCUMENTS_SQL}
   FROM search_collection_models cm
   JOIN search_collections c ON c.id = cm.collection_id
  WHERE (SELECT coalesce(sum(documents), 0) FROM search_collection_counters n WHERE n.collection_id = c.id) > %(half)s
    AND (%(collection_id)s::uuid IS NULL OR c.id = %(collection_id)s::uuid)
 """
+# Every graph present, valid or not.
 _PRESENT_SQL = """
 SELECT ic.relname, i.indisvalid, obj_description(ic.oid, 'pg_class')
   FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid

@@ -25,7 +25,8 @@ from mcpadmin.core.actor import Actor
 from mcpadmin.core.errors import DomainError
 from mcpadmin.management.base import AuditedCommand
 from search.api import DocumentItemSerializer, document_inputs
-from search.models import Collection, Embedding
+from search.models import Embedding
+from search.selectors import collection_named
 from search.services import MAX_BATCH_DOCUMENTS, DocumentInput, documents_ingest
 from search.vector_indexes import collection_graphs_sync
 from tenants.models import Tenant
@@ -120,10 +121,10 @@ class Command(AuditedCommand):
             pass
         self.progress(line_number, self.written, self.skipped, len(self.bad))
         self.progress.close()
-        collection = Collection.objects.filter(tenant=self.tenant, name=self.collection).first()
-        if collection is not None and self.written:
+        if self.written:  # then the collection exists
             # A large import gets its collection graph now rather than at the worker's next pass (until then its
             # searches compare every document); built after the load, as bulk loads should.
+            collection = collection_named(self.tenant, self.collection)
             for name in collection_graphs_sync(collection_id=collection.id).built:
                 self.stdout.write(f"built the collection graph {name}")
         self._report(line_number)
